@@ -1,0 +1,74 @@
+"""The audit log: every change appends who did what, from which face, and how it ended."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from core.errors import MiabError
+from core.storage.db import Database
+
+STATE_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL,"
+    " actor TEXT NOT NULL, face TEXT NOT NULL, operation TEXT NOT NULL, target TEXT NOT NULL,"
+    " outcome TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS login_keys (key_hash TEXT PRIMARY KEY, email TEXT NOT NULL,"
+    " kind TEXT NOT NULL, state_token TEXT NOT NULL, created REAL NOT NULL,"
+    " last_used REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS failed_logins (address TEXT NOT NULL, time REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS failed_logins_by_address ON failed_logins (address, time)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change: a login (or `root` on the console) and the face used."""
+
+    name: str
+    face: str  # "tui", "api", "cli"
+
+
+CONSOLE: Final = Actor("root", "cli")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    time: float
+    actor: str
+    face: str
+    operation: str
+    target: str
+    outcome: str
+
+
+class AuditLog:
+    """Append-only record of changes, kept in the box's own state database."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def append(self, actor: Actor, operation: str, target: str, outcome: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO audit (time, actor, face, operation, target, outcome)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self._clock(), actor.name, actor.face, operation, target, outcome))
+
+    @contextlib.contextmanager
+    def recording(self, actor: Actor, operation: str, target: str) -> Iterator[None]:
+        """Record `ok`, or the error's message, for the change made inside the block."""
+        try:
+            yield
+        except MiabError as exc:
+            self.append(actor, operation, target, "refused: " + exc.message)
+            raise
+        self.append(actor, operation, target, "ok")
+
+    def recent(self, limit: int = 200) -> tuple[AuditRecord, ...]:
+        rows = self._db.query(
+            "SELECT time, actor, face, operation, target, outcome FROM audit"
+            " ORDER BY id DESC LIMIT ?", (limit,))
+        return tuple(AuditRecord(*row) for row in rows)

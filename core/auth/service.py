@@ -1,0 +1,289 @@
+"""The one authentication path both the API server and the CLI use."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+import pyotp
+
+from core.errors import AuthError, NotAdmin, RateLimited
+from core.mail.passwords import PasswordVerifier
+from core.mail.users import parse_privileges
+from core.storage.files import atomic_write
+
+if TYPE_CHECKING:
+    from core.box import Box
+
+log = logging.getLogger("miab.auth")
+
+Method = Literal["master", "api_key", "login_key", "password"]
+
+BAD_CREDENTIALS: Final = "Incorrect email address or password."
+THROTTLE_LIMIT: Final = 10
+THROTTLE_WINDOW: Final = 60.0
+LOGIN_KEY_MAX_AGE: Final = 2 * 24 * 3600.0
+LOGIN_KEY_MAX_ENTRIES: Final = 64
+_TOUCH_INTERVAL: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: `email` is None for the master key."""
+
+    email: str | None
+    privileges: tuple[str, ...]
+    method: Method
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.privileges
+
+
+def parse_basic(header: str | None) -> tuple[str, str]:
+    """Split a Basic `Authorization` header into (username, password) as the reference does.
+
+    Raises:
+        AuthError: absent, not Basic, undecodable, or without a username.
+    """
+    if not header:
+        raise AuthError("No authorization header provided.")
+    parts = header.split(None, 1)
+    if len(parts) != 2 or parts[0] != "Basic":
+        raise AuthError("Authorization header invalid.")
+    try:
+        decoded = base64.b64decode(parts[1]).decode("ascii")
+    except (binascii.Error, ValueError) as exc:
+        raise AuthError(str(exc)) from None
+    if ":" not in decoded:
+        raise AuthError("Authorization header invalid.")
+    username, _, password = decoded.partition(":")
+    if not username:
+        raise AuthError("Authorization header invalid.")
+    return username, password
+
+
+class AuthService:
+    def __init__(self, box: Box) -> None:
+        self._box = box
+        self._verifier = PasswordVerifier()
+        self._master_cache: tuple[float, str] | None = None
+
+    # --- the master key -------------------------------------------------------------------
+
+    def master_key(self) -> str:
+        """The system API key from the key file (re-read when the file changes)."""
+        path = self._box.config.api_key_path
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return ""
+        if self._master_cache is None or self._master_cache[0] != mtime:
+            self._master_cache = (mtime, path.read_text(encoding="ascii").strip())
+        return self._master_cache[1]
+
+    def rotate_master_key(self) -> str:
+        """Write a new master key (32 hex characters, as upstream's setup): every per-user API
+        key and every login key made with the old one stops working."""
+        key = secrets.token_hex(16)
+        atomic_write(self._box.config.api_key_path, key + "\n", mode=0o640)
+        self._master_cache = None
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM login_keys")
+        return key
+
+    # --- per-user keys --------------------------------------------------------------------
+
+    def _mfa_state_json(self, email: str) -> str:
+        if not self._box.schema.has_mfa:
+            return "[]"
+        rows = self._box.db.query(
+            "SELECT mfa.id, mfa.type, mfa.secret FROM mfa JOIN users ON users.id = mfa.user_id"
+            " WHERE users.email=? ORDER BY mfa.id", (email,))
+        return json.dumps([{"id": i, "type": t, "secret": s} for i, t, s in rows],
+                          sort_keys=True)
+
+    def user_api_key(self, email: str) -> str | None:
+        """The reference's per-user API key: an HMAC of the password hash and MFA state under
+        the master key, so it changes with the password, MFA, or a key rotation."""
+        pw_hash = self._box.mail.users.password_hash(email)
+        master = self.master_key()
+        if pw_hash is None or not master:
+            return None
+        message = "AUTH:" + email + " " + pw_hash + " " + self._mfa_state_json(email)
+        return hmac.new(master.encode("ascii"), message.encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+
+    def _state_token(self, email: str, pw_hash: str) -> str:
+        message = pw_hash + " " + self._mfa_state_json(email)
+        return hmac.new(self.master_key().encode("ascii"), message.encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+
+    # --- throttling -----------------------------------------------------------------------
+
+    def check_throttle(self, address: str) -> None:
+        """Raises: RateLimited: this address failed too often within the window."""
+        now = self._box.clock()
+        count, oldest = self._box.state_db.query(
+            "SELECT COUNT(*), MIN(time) FROM failed_logins WHERE address=? AND time>?",
+            (address, now - THROTTLE_WINDOW))[0]
+        if count >= THROTTLE_LIMIT:
+            retry = max(1, math.ceil(oldest + THROTTLE_WINDOW - now))
+            raise RateLimited(
+                f"Too many failed login attempts from {address}. "
+                f"Try again in {retry} seconds.", retry_after=retry)
+
+    def record_failure(self, address: str) -> None:
+        now = self._box.clock()
+        log.warning("Mail-in-a-Box Management Daemon: Failed login attempt from ip %s - "
+                    "timestamp %s", address, now)
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM failed_logins WHERE time<=?", (now - THROTTLE_WINDOW,))
+            conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)",
+                         (address, now))
+
+    # --- authenticating -------------------------------------------------------------------
+
+    def authenticate(self, header: str | None, *, token: str | None = None,
+                     address: str = "", allow_keys: bool = True,
+                     require_admin: bool = False) -> Caller:
+        """Authenticate one request; failures are counted against `address`.
+
+        Raises:
+            RateLimited: the address is throttled (nothing else was checked).
+            AuthError: bad credentials; `hints` holds MFA hint codes.
+            NotAdmin: `require_admin` and the caller is not an administrator.
+        """
+        if address:
+            self.check_throttle(address)
+        try:
+            caller = self._authenticate(header, token=token, allow_keys=allow_keys)
+        except AuthError as exc:
+            # A request without credentials is how clients discover Basic auth, not an attack.
+            if address and header and "missing-totp-token" not in exc.hints:
+                self.record_failure(address)
+            raise
+        if require_admin and not caller.is_admin:
+            raise NotAdmin("You are not an administrator.")
+        return caller
+
+    def _authenticate(self, header: str | None, *, token: str | None,
+                      allow_keys: bool) -> Caller:
+        username, password = parse_basic(header)
+        master = self.master_key()
+        if allow_keys and master and hmac.compare_digest(username.encode(), master.encode()):
+            return Caller(None, ("admin",), "master")
+        if not password:
+            raise AuthError("Enter an email address and password.")
+        row = self._box.db.query("SELECT password, privileges FROM users WHERE email=?",
+                                 (username,))
+        if not row:
+            raise AuthError(BAD_CREDENTIALS)
+        pw_hash, privileges = row[0]
+        if allow_keys and len(password) == 64:
+            if self._check_login_key(username, password, pw_hash):
+                return Caller(username, parse_privileges(privileges), "login_key")
+            api_key = self.user_api_key(username)
+            if api_key and hmac.compare_digest(api_key.encode(), password.encode()):
+                return Caller(username, parse_privileges(privileges), "api_key")
+        if not self._verifier.verify(password, pw_hash):
+            raise AuthError(BAD_CREDENTIALS)
+        self._check_totp(username, token)
+        return Caller(username, parse_privileges(privileges), "password")
+
+    def _check_totp(self, email: str, token: str | None) -> None:
+        """BEHAVIOUR.md §1.3: each TOTP row in turn; a used token is never accepted again."""
+        if not self._box.schema.has_mfa:
+            return
+        rows = self._box.db.query(
+            "SELECT mfa.id, mfa.secret, mfa.mru_token FROM mfa JOIN users"
+            " ON users.id = mfa.user_id WHERE users.email=? AND mfa.type='totp'"
+            " ORDER BY mfa.id", (email,))
+        if not rows:
+            return
+        hints: list[str] = []
+        for mfa_id, secret, mru_token in rows:
+            if not token:
+                hints.append("missing-totp-token")
+                continue
+            if mru_token and hmac.compare_digest(token.encode(), mru_token.encode()):
+                hints.append("invalid-totp-token")
+                continue
+            if not pyotp.TOTP(secret).verify(token, for_time=self._box.clock(),
+                                             valid_window=1):
+                hints.append("invalid-totp-token")
+                continue
+            with self._box.db.write() as conn:
+                conn.execute("UPDATE mfa SET mru_token=? WHERE id=?", (token, mfa_id))
+            return
+        unique = tuple(dict.fromkeys(hints))
+        raise AuthError(",".join(unique), hints=unique)
+
+    # --- login keys (upstream's POST /login) ----------------------------------------------
+
+    def login(self, header: str | None, *, token: str | None = None,
+              address: str = "") -> tuple[Caller, str]:
+        """Password (+TOTP) login that hands out a new login key for any user.
+
+        Raises: as `authenticate`.
+        """
+        caller = self.authenticate(header, token=token, address=address, allow_keys=False)
+        assert caller.email is not None
+        pw_hash = self._box.mail.users.password_hash(caller.email) or ""
+        key = secrets.token_hex(32)
+        now = self._box.clock()
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM login_keys WHERE last_used<?", (now - LOGIN_KEY_MAX_AGE,))
+            conn.execute("INSERT INTO login_keys (key_hash, email, kind, state_token, created,"
+                         " last_used) VALUES (?, ?, 'login', ?, ?, ?)",
+                         (_key_hash(key), caller.email, self._state_token(caller.email,
+                                                                          pw_hash), now, now))
+            conn.execute("DELETE FROM login_keys WHERE key_hash NOT IN (SELECT key_hash FROM"
+                         " login_keys ORDER BY last_used DESC LIMIT ?)",
+                         (LOGIN_KEY_MAX_ENTRIES,))
+        log.info("New login session created for %s", caller.email)
+        return caller, key
+
+    def logout(self, header: str | None) -> None:
+        """Forget the login key in the header; never fails (as upstream)."""
+        try:
+            username, password = parse_basic(header)
+        except AuthError:
+            return
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM login_keys WHERE key_hash=? AND email=?",
+                         (_key_hash(password), username))
+
+    def _check_login_key(self, email: str, key: str, pw_hash: str) -> bool:
+        rows = self._box.state_db.query(
+            "SELECT state_token, last_used FROM login_keys WHERE key_hash=? AND email=?",
+            (_key_hash(key), email))
+        if not rows:
+            return False
+        state_token, last_used = rows[0]
+        now = self._box.clock()
+        if now - last_used > LOGIN_KEY_MAX_AGE or not hmac.compare_digest(
+                state_token, self._state_token(email, pw_hash)):
+            return False
+        if now - last_used > _TOUCH_INTERVAL:
+            with self._box.state_db.write() as conn:
+                conn.execute("UPDATE login_keys SET last_used=? WHERE key_hash=?",
+                             (now, _key_hash(key)))
+        return True
+
+    def forget_login_keys(self, email: str) -> None:
+        """Called on password and MFA changes and on removal: the user's sessions end."""
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM login_keys WHERE email=?", (email,))
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()

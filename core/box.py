@@ -1,0 +1,136 @@
+"""The Box: one context object opened on a box's configuration, handing out the services."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.audit import STATE_SCHEMA, AuditLog
+from core.auth import AuthService
+from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
+from core.errors import ConfigError
+from core.mail.aliases import AliasService
+from core.mail.housekeeping import Housekeeping
+from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
+from core.mail.users import UserService
+from core.storage.db import Database
+from core.storage.files import atomic_write
+
+Clock = Callable[[], float]
+
+
+class MailServices:
+    def __init__(self, box: Box) -> None:
+        self.users = UserService(box)
+        self.aliases = AliasService(box)
+        self.housekeeping = Housekeeping(box)
+
+
+class Box:
+    """A Mail-in-a-Box style box: its config, its databases and every admin service."""
+
+    def __init__(self, config: BoxConfig, *, clock: Clock = time.time) -> None:
+        if not config.users_db.exists():
+            raise ConfigError(f"There is no mail database at {config.users_db}.")
+        self.config = config
+        self.clock = clock
+        self.db = Database(config.users_db)
+        self.schema = detect_features(self.db)
+        config.state_db.parent.mkdir(parents=True, exist_ok=True)
+        self.state_db = Database(config.state_db)
+        with self.state_db.write() as conn:
+            for statement in STATE_SCHEMA:
+                conn.execute(statement)
+        self.audit = AuditLog(self.state_db, clock)
+        self.mail = MailServices(self)
+        self.auth = AuthService(self)
+
+    @property
+    def hostname(self) -> str:
+        return self.config.primary_hostname
+
+    def close(self) -> None:
+        self.db.close()
+        self.state_db.close()
+
+
+def open_box(path: Path | str | None = None, *, clock: Clock = time.time) -> Box:
+    """Open the box in a folder made by `miab init`, or at a conf file; with no path, the
+    real box's `/etc/mailinabox.conf`.
+
+    Raises:
+        ConfigError: no box there (the message says how to name one).
+    """
+    if path is None:
+        if not SYSTEM_CONF.exists():
+            raise ConfigError("No box named and this machine has no /etc/mailinabox.conf: "
+                              "pass --box DIR (a folder made by `miab init DIR`).")
+        path = SYSTEM_CONF
+    return Box(load_config(path), clock=clock)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    email: str
+    password: str
+
+
+def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com",
+             public_ip: str = "192.0.2.10", public_ipv6: str = "2001:db8::10",
+             clock: Clock = time.time) -> Box:
+    """Create a working local box in `directory`: conf, STORAGE_ROOT tree, users.sqlite with
+    upstream's current schema, the migration counter and a master API key.
+
+    Raises:
+        ConfigError: the folder holds a box already.
+    """
+    directory = Path(directory).resolve()
+    conf_path = directory / "mailinabox.conf"
+    if conf_path.exists():
+        raise ConfigError(f"There is a box at {directory} already.")
+    storage_root = directory / "user-data"
+    config = BoxConfig(storage_root=storage_root, primary_hostname=primary_hostname,
+                       public_ip=public_ip, public_ipv6=public_ipv6, private_ip=public_ip,
+                       private_ipv6=public_ipv6, system_root=directory, conf_path=conf_path)
+    for sub in ("mail/mailboxes", "mail/dkim", "mail/sieve", "dns/dnssec", "ssl",
+                "backup", "www/default"):
+        (storage_root / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("etc/nsd/zones", "etc/nginx/conf.d", "etc/opendkim", "var/lib/mailinabox",
+                "var/run"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    atomic_write(storage_root / "mailinabox.version", f"{FRESH_MIGRATION}\n")
+    db = Database(config.users_db)
+    create_schema(db, FRESH_SCHEMA)
+    db.close()
+    atomic_write(config.api_key_path, secrets.token_hex(16) + "\n", mode=0o640)
+    # The conf goes last: its presence is what marks the folder as a finished box.
+    write_config(config, conf_path)
+    return Box(load_config(directory), clock=clock)
+
+
+DEMO_DOMAINS = ("example.com", "example.org", "bücher.example")
+
+
+def seed_demo(box: Box, *, admin_password: str | None = None) -> Credentials:
+    """Fill a box with a few domains, users and aliases, and return the admin's login."""
+    password = admin_password or secrets.token_urlsafe(12)
+    primary_domain = box.hostname.partition(".")[2] or box.hostname
+    admin = f"me@{primary_domain}"
+    users = box.mail.users
+    aliases = box.mail.aliases
+    users.add_user(admin, password, "admin")
+    aliases.add_alias("administrator@" + box.hostname, admin)
+    demo_password = secrets.token_urlsafe(12)
+    for email in ("alice@example.com", "bob@example.com", "carol@example.org",
+                  "dave@example.org", "erin@xn--bcher-kva.example"):
+        users.add_user(email, demo_password, quota="2G" if email.startswith("c") else "0")
+    aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com")
+    aliases.add_alias("@example.org", "carol@example.org")
+    aliases.add_alias("@example.net", "@example.com")
+    aliases.add_alias("noreply@example.com", "", "alice@example.com")
+    aliases.add_alias("info@bücher.example", "erin@bücher.example")
+    (box.config.mailboxes_dir / "example.com" / "frank").mkdir(parents=True, exist_ok=True)
+    return Credentials(admin, password)

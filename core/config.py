@@ -1,0 +1,150 @@
+"""The box's configuration: `mailinabox.conf` and where a box keeps its files.
+
+A real box reads `/etc/mailinabox.conf` and keeps nsd, nginx, opendkim and the API key under
+the system's own folders. A local box (`miab init DIR`) keeps all of that inside DIR, so
+`system_root` is DIR there and `/` on a real box; nothing in core hard-codes `/etc/...`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Final
+
+from core.errors import ConfigError
+from core.storage.files import atomic_write
+
+SYSTEM_CONF: Final = Path("/etc/mailinabox.conf")
+
+# Every variable of STORAGE.md §1, in the order setup writes them.
+CONF_KEYS: Final = (
+    "STORAGE_USER", "STORAGE_ROOT", "PRIMARY_HOSTNAME", "PUBLIC_IP", "PUBLIC_IPV6",
+    "PRIVATE_IP", "PRIVATE_IPV6", "MTA_STS_MODE",
+)
+
+
+def parse_conf(text: str) -> dict[str, str]:
+    """Parse `KEY=VALUE` lines as the reference does; the first occurrence of a key wins.
+
+    Unlike the reference, a line without `=` (or a blank one) is skipped instead of crashing.
+    """
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values.setdefault(key.strip(), value.strip())
+    return values
+
+
+def render_conf(values: dict[str, str]) -> str:
+    keys = [k for k in CONF_KEYS if k in values] + [k for k in values if k not in CONF_KEYS]
+    return "".join(f"{k}={values[k]}\n" for k in keys)
+
+
+@dataclass(frozen=True, slots=True)
+class BoxConfig:
+    """Settings of one box: the conf variables plus where its files live."""
+
+    storage_root: Path
+    primary_hostname: str
+    public_ip: str = ""
+    public_ipv6: str = ""
+    private_ip: str = ""
+    private_ipv6: str = ""
+    storage_user: str = "user-data"
+    mta_sts_mode: str = ""
+    system_root: Path = Path("/")
+    conf_path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    # Paths a real box keeps outside STORAGE_ROOT (STORAGE.md §8), under system_root here.
+    def system_path(self, absolute: str) -> Path:
+        return self.system_root / absolute.lstrip("/")
+
+    @property
+    def users_db(self) -> Path:
+        return self.storage_root / "mail" / "users.sqlite"
+
+    @property
+    def mailboxes_dir(self) -> Path:
+        return self.storage_root / "mail" / "mailboxes"
+
+    @property
+    def api_key_path(self) -> Path:
+        return self.system_path("/var/lib/mailinabox/api.key")
+
+    @property
+    def state_db(self) -> Path:
+        """Our own state (audit log, login sessions, login throttling); not the reference's."""
+        return self.system_path("/var/lib/mailinabox/miab-tui.sqlite")
+
+    @property
+    def settings_yaml(self) -> Path:
+        return self.storage_root / "settings.yaml"
+
+    @property
+    def is_local(self) -> bool:
+        return self.system_root != Path("/")
+
+    def with_values(self, **changes: object) -> BoxConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def conf_values(self) -> dict[str, str]:
+        values = dict(self.extra)
+        values.update({
+            "STORAGE_USER": self.storage_user,
+            "STORAGE_ROOT": str(self.storage_root),
+            "PRIMARY_HOSTNAME": self.primary_hostname,
+            "PUBLIC_IP": self.public_ip,
+            "PUBLIC_IPV6": self.public_ipv6,
+            "PRIVATE_IP": self.private_ip,
+            "PRIVATE_IPV6": self.private_ipv6,
+            "MTA_STS_MODE": self.mta_sts_mode,
+        })
+        return values
+
+
+def load_config(path: Path | str) -> BoxConfig:
+    """Open a box's configuration from a conf file, or from a folder made by `miab init`.
+
+    Raises:
+        ConfigError: no conf file there, or it lacks STORAGE_ROOT / PRIMARY_HOSTNAME.
+    """
+    path = Path(path)
+    if path.is_dir():
+        conf_path, system_root = path / "mailinabox.conf", path.resolve()
+    else:
+        conf_path = path
+        system_root = Path("/") if path.resolve() == SYSTEM_CONF else path.resolve().parent
+    try:
+        values = parse_conf(conf_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"There is no box at {path}: no {conf_path.name} there. "
+                          "Make one with `miab init DIR`.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {conf_path}: {exc.strerror}.") from None
+    missing = [k for k in ("STORAGE_ROOT", "PRIMARY_HOSTNAME") if not values.get(k)]
+    if missing:
+        raise ConfigError(f"{conf_path} does not set {' and '.join(missing)}.")
+    storage_root = Path(values["STORAGE_ROOT"])
+    if not storage_root.is_absolute():
+        storage_root = (conf_path.parent / storage_root).resolve()
+    return BoxConfig(
+        storage_root=storage_root,
+        primary_hostname=values["PRIMARY_HOSTNAME"],
+        public_ip=values.get("PUBLIC_IP", ""),
+        public_ipv6=values.get("PUBLIC_IPV6", ""),
+        private_ip=values.get("PRIVATE_IP", ""),
+        private_ipv6=values.get("PRIVATE_IPV6", ""),
+        storage_user=values.get("STORAGE_USER", "user-data"),
+        mta_sts_mode=values.get("MTA_STS_MODE", ""),
+        system_root=system_root,
+        conf_path=conf_path,
+        extra={k: v for k, v in values.items() if k not in CONF_KEYS},
+    )
+
+
+def write_config(config: BoxConfig, conf_path: Path) -> None:
+    atomic_write(conf_path, render_conf(config.conf_values()), mode=0o644)

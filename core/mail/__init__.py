@@ -1,0 +1,1 @@
+"""Mail users, aliases and domains on the box's users.sqlite."""

@@ -1,0 +1,199 @@
+"""Mail aliases: regular, catch-all (`@domain`), domain aliases, permitted senders (§3.9–3.11)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from core.audit import CONSOLE, Actor
+from core.errors import AlreadyExists, NotFound, ValidationError
+from core.mail.addresses import (
+    is_dcv_address,
+    prettify_domain,
+    prettify_idn_email_address,
+    sanitize_idn_email_address,
+    validate_email,
+)
+from core.mail.domains import sort_domains, sort_email_addresses
+from core.mail.users import parse_privileges
+from core.results import Change
+
+if TYPE_CHECKING:
+    from core.box import Box
+
+DCV_DESTINATION_MESSAGE: Final = (
+    "This alias can only have administrators of this system as destinations because the "
+    "address is frequently used for domain control validation.")
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """One alias row. `destination` and `permitted_senders` are as stored (IDNA, commas)."""
+
+    address: str
+    destination: str
+    permitted_senders: str | None
+    required: bool = False
+    auto: bool = False  # a row of upstream's auto_aliases table (HEAD boxes)
+
+    @property
+    def address_display(self) -> str:
+        return prettify_idn_email_address(self.address)
+
+    @property
+    def forwards_to(self) -> tuple[str, ...]:
+        return tuple(prettify_idn_email_address(r.strip())
+                     for r in self.destination.split(",") if r.strip())
+
+    @property
+    def senders(self) -> tuple[str, ...] | None:
+        if self.permitted_senders is None:
+            return None
+        return tuple(prettify_idn_email_address(s.strip())
+                     for s in self.permitted_senders.split(",") if s.strip())
+
+    @property
+    def kind(self) -> str:
+        if self.address.startswith("@"):
+            return "domain alias" if self.destination.startswith("@") else "catch-all"
+        return "alias"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainAliases:
+    domain: str
+    aliases: tuple[Alias, ...]
+
+    @property
+    def domain_display(self) -> str:
+        return prettify_domain(self.domain)
+
+
+def _split_list(value: str) -> list[str]:
+    """Split on newlines and commas, strip, drop blanks (the reference's list fields)."""
+    return [item.strip() for line in value.split("\n") for item in line.split(",")
+            if item.strip()]
+
+
+class AliasService:
+    def __init__(self, box: Box) -> None:
+        self._box = box
+
+    def rows(self) -> list[tuple[str, str, str | None]]:
+        return self._box.db.query("SELECT source, destination, permitted_senders FROM aliases")
+
+    def list_aliases(self) -> tuple[DomainAliases, ...]:
+        """Aliases grouped by domain, non-required first within a domain, then by address."""
+        required = self._box.mail.housekeeping.required_aliases()
+        aliases = [Alias(a, d, p, required=a in required) for a, d, p in self.rows()]
+        if self._box.schema.has_auto_aliases:
+            seen = {a.address for a in aliases}
+            for address, dest, senders in self._box.db.query(
+                    "SELECT source, destination, permitted_senders FROM auto_aliases"):
+                # Upstream's @unicode -> @idna domain maps are plumbing, not aliases to show.
+                if address in seen or address.startswith("@"):
+                    continue
+                aliases.append(Alias(address, dest, senders, required=True, auto=True))
+        grouped: dict[str, list[Alias]] = {}
+        for alias in aliases:
+            grouped.setdefault(alias.address.rpartition("@")[2], []).append(alias)
+        return tuple(
+            DomainAliases(domain, tuple(sorted(grouped[domain],
+                                               key=lambda a: (a.required, a.address))))
+            for domain in sort_domains(grouped, self._box.config.primary_hostname))
+
+    def text_rows(self) -> list[tuple[str, str, str | None]]:
+        """(address, destination, permitted_senders) in domain-sort then address order."""
+        rows = {a: (a, d, p) for a, d, p in self.rows()}
+        order = sort_email_addresses(rows, self._box.config.primary_hostname)
+        return [rows[a] for a in order]
+
+    def get_alias(self, address: str) -> Alias | None:
+        rows = self._box.db.query(
+            "SELECT source, destination, permitted_senders FROM aliases WHERE source=?",
+            (sanitize_idn_email_address(address),))
+        return Alias(*rows[0]) if rows else None
+
+    def _validate(self, address: str, forwards_to: str,
+                  permitted_senders: str | None) -> tuple[str, str, str | None]:
+        address = sanitize_idn_email_address(address).lower().strip()
+        if address == "":
+            raise ValidationError("No email address provided.", field="address")
+        if not validate_email(address, mode="alias"):
+            raise ValidationError(f"Invalid email address ({address}).", field="address")
+
+        destinations: list[str] = []
+        forwards_to = forwards_to.strip()
+        is_dcv_source = is_dcv_address(address)
+        # A single `@domain` (or single address) is kept whole: postfix keeps the local part
+        # when rewriting to `@domain`. DCV addresses may not use that shortcut.
+        single = sanitize_idn_email_address(forwards_to)
+        if validate_email(single, mode="alias") and not is_dcv_source:
+            destinations.append(single)
+        else:
+            for item in _split_list(forwards_to):
+                email = sanitize_idn_email_address(item)
+                if not validate_email(email):
+                    raise ValidationError(f"Invalid receiver email address ({email}).",
+                                          field="forwards_to")
+                if is_dcv_source and not is_dcv_address(email) \
+                        and not self._is_admin_login(email):
+                    raise ValidationError(DCV_DESTINATION_MESSAGE, field="forwards_to")
+                destinations.append(email)
+
+        senders: list[str] = []
+        if permitted_senders:
+            logins = {row[0] for row in self._box.db.query("SELECT email FROM users")}
+            for login in _split_list(permitted_senders):
+                if login not in logins:
+                    raise ValidationError(
+                        f"Invalid permitted sender: {login} is not a user on this system.",
+                        field="permitted_senders")
+                senders.append(login)
+        if not destinations and not senders:
+            raise ValidationError(
+                "The alias must either forward to an address or have a permitted sender.",
+                field="forwards_to")
+        return address, ",".join(destinations), (",".join(senders) if senders else None)
+
+    def _is_admin_login(self, email: str) -> bool:
+        local, _, domain = email.partition("@")
+        login = local.split("+", 1)[0] + "@" + domain
+        rows = self._box.db.query("SELECT privileges FROM users WHERE email=?", (login,))
+        return bool(rows) and "admin" in parse_privileges(rows[0][0])
+
+    def add_alias(self, address: str, forwards_to: str, permitted_senders: str | None = "",
+                  *, update_if_exists: bool = False, actor: Actor = CONSOLE) -> Change:
+        """Add an alias, or replace it when `update_if_exists`; then the housekeeping.
+
+        Raises:
+            ValidationError: the address, a destination or a permitted sender is refused.
+            AlreadyExists: the alias exists and `update_if_exists` is false.
+        """
+        with self._box.audit.recording(actor, "add alias", address):
+            source, destination, senders = self._validate(address, forwards_to,
+                                                          permitted_senders)
+            with self._box.db.write() as conn:
+                try:
+                    conn.execute("INSERT INTO aliases (source, destination, permitted_senders)"
+                                 " VALUES (?, ?, ?)", (source, destination, senders))
+                    result = "alias added"
+                except sqlite3.IntegrityError:
+                    if not update_if_exists:
+                        raise AlreadyExists(f"Alias already exists ({source}).",
+                                            field="address") from None
+                    conn.execute("UPDATE aliases SET destination=?, permitted_senders=?"
+                                 " WHERE source=?", (destination, senders, source))
+                    result = "alias updated"
+        return self._box.mail.housekeeping.kick(result)
+
+    def remove_alias(self, address: str, *, actor: Actor = CONSOLE) -> Change:
+        """Raises: NotFound: no such alias."""
+        address = sanitize_idn_email_address(address)
+        with self._box.audit.recording(actor, "remove alias", address):
+            with self._box.db.write() as conn:
+                cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
+                if cursor.rowcount != 1:
+                    raise NotFound(f"That's not an alias ({address}).", field="address")
+        return self._box.mail.housekeeping.kick("alias removed")

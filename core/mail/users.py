@@ -1,0 +1,328 @@
+"""Mail users: list, add, remove, passwords, privileges, quotas (BEHAVIOUR.md §3.1–3.7)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
+
+from core.audit import CONSOLE, Actor
+from core.errors import AlreadyExists, NotFound, ValidationError
+from core.mail.addresses import is_dcv_address, prettify_domain, validate_email
+from core.mail.domains import sort_domains, sort_email_addresses
+from core.mail.passwords import hash_password, validate_password
+from core.results import Change
+
+if TYPE_CHECKING:
+    from core.box import Box
+
+Status = Literal["active", "inactive"]
+
+USER_CHARS_MESSAGE: Final = (
+    "User account email addresses may only use the lowercase ASCII letters a-z, the digits "
+    "0-9, underscore (_), hyphen (-), and period (.).")
+DCV_USER_MESSAGE: Final = (
+    "You may not make a user account for that address because it is frequently used for "
+    "domain control validation. Use an alias instead if necessary.")
+_QUOTA_FORBIDDEN: Final = re.compile(r"[\s,.]")
+_QUOTA_FORMAT: Final = re.compile(r"^\d+[GM]?$")
+
+
+@dataclass(frozen=True, slots=True)
+class MailUser:
+    """One account, or an archived mailbox left behind by a removed account (`inactive`)."""
+
+    email: str
+    privileges: tuple[str, ...]
+    status: Status
+    mailbox: str
+    quota: str | None = None  # None on a v0.51 database (no quota column) and for inactive
+    box_size: int | None = None  # bytes used, from dovecot's maildirsize; None when unknown
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.privileges
+
+
+@dataclass(frozen=True, slots=True)
+class DomainUsers:
+    domain: str  # IDNA form; display with `domain_display`
+    users: tuple[MailUser, ...]
+
+    @property
+    def domain_display(self) -> str:
+        return prettify_domain(self.domain)
+
+
+def parse_privileges(value: str) -> tuple[str, ...]:
+    return tuple(p for p in value.split("\n") if p.strip() != "")
+
+
+def validate_privilege(privilege: str) -> None:
+    """Raises: ValidationError: blank or multi-line privilege."""
+    if "\n" in privilege or privilege.strip() == "":
+        raise ValidationError(f"That's not a valid privilege ({privilege}).", field="privileges")
+
+
+def validate_quota(quota: str) -> str:
+    """Normalise a quota as upstream does: `0`, bytes, or digits with `M`/`G`; upper-cased.
+
+    Raises:
+        ValidationError: empty, containing spaces/commas/points, or of another form.
+    """
+    quota = quota.strip().upper()
+    if quota == "":
+        raise ValidationError("No quota provided.", field="quota")
+    if _QUOTA_FORBIDDEN.search(quota):
+        raise ValidationError("Quotas cannot contain spaces, commas, or decimal points.",
+                              field="quota")
+    if not _QUOTA_FORMAT.match(quota):
+        raise ValidationError("Invalid quota.", field="quota")
+    return quota
+
+
+def quota_bytes(quota: str) -> int:
+    """`0` means unlimited; plain digits are bytes."""
+    if quota.endswith("G"):
+        return int(quota[:-1]) * 1024 ** 3
+    if quota.endswith("M"):
+        return int(quota[:-1]) * 1024 ** 2
+    return int(quota)
+
+
+def human_size(size: int) -> str:
+    """Sizes as upstream's panel shows them: `512`, `1.2K`, `3.4M`, `1.0G`."""
+    value = float(size)
+    for unit in ("", "K", "M", "G", "T"):
+        if abs(value) < 1024.0:
+            return f"{value:.0f}" if unit == "" else f"{value:3.1f}{unit}"
+        value /= 1024.0
+    return f"{value:.1f}P"
+
+
+def read_box_size(mailbox: Path) -> int | None:
+    """Bytes used by a maildir as dovecot's `maildirsize` file records it (sum of its lines)."""
+    try:
+        lines = (mailbox / "maildirsize").read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    total = 0
+    for line in lines[1:]:
+        parts = line.split()
+        if parts and parts[0].lstrip("-").isdigit():
+            total += int(parts[0])
+    return total
+
+
+class UserService:
+    """Mail user accounts in users.sqlite."""
+
+    def __init__(self, box: Box) -> None:
+        self._box = box
+
+    @property
+    def _db(self):  # noqa: ANN202 - internal shorthand
+        return self._box.db
+
+    def _mailbox_path(self, email: str) -> Path:
+        local, _, domain = email.rpartition("@")
+        return self._box.config.mailboxes_dir / domain / local
+
+    # --- reading --------------------------------------------------------------------------
+
+    def emails(self) -> list[str]:
+        """Every user's address, in the reference's order (domain sort, then address)."""
+        rows = self._db.query("SELECT email FROM users")
+        return sort_email_addresses((r[0] for r in rows), self._box.config.primary_hostname)
+
+    def exists(self, email: str) -> bool:
+        return bool(self._db.query("SELECT 1 FROM users WHERE email=?", (email,)))
+
+    def password_hash(self, email: str) -> str | None:
+        rows = self._db.query("SELECT password FROM users WHERE email=?", (email,))
+        return rows[0][0] if rows else None
+
+    def list_users(self, *, with_archived: bool = True,
+                   with_sizes: bool = True) -> tuple[DomainUsers, ...]:
+        """All users grouped by domain in the reference's order, archived mailboxes included."""
+        features = self._box.schema
+        columns = "email, privileges" + (", quota" if features.has_quota else "")
+        users: list[MailUser] = []
+        active: set[str] = set()
+        for row in self._db.query(f"SELECT {columns} FROM users"):
+            email = row[0]
+            active.add(email)
+            mailbox = self._mailbox_path(email)
+            users.append(MailUser(
+                email=email, privileges=parse_privileges(row[1]), status="active",
+                mailbox=str(mailbox), quota=row[2] if features.has_quota else None,
+                box_size=read_box_size(mailbox) if with_sizes else None))
+        if with_archived:
+            users.extend(self._archived(active))
+        grouped: dict[str, list[MailUser]] = {}
+        for user in users:
+            grouped.setdefault(user.email.rpartition("@")[2], []).append(user)
+        result = []
+        for domain in sort_domains(grouped, self._box.config.primary_hostname):
+            members = sorted(grouped[domain], key=lambda u: (u.status != "active", u.email))
+            result.append(DomainUsers(domain=domain, users=tuple(members)))
+        return tuple(result)
+
+    def _archived(self, active: set[str]) -> Iterable[MailUser]:
+        root = self._box.config.mailboxes_dir
+        try:
+            domains = list(os.scandir(root))
+        except OSError:
+            return
+        for domain in domains:
+            if not domain.is_dir():
+                continue
+            try:
+                entries = list(os.scandir(domain.path))
+            except OSError:
+                continue
+            for entry in entries:
+                email = entry.name + "@" + domain.name
+                if email in active or not entry.is_dir():
+                    continue
+                yield MailUser(email=email, privileges=(), status="inactive", mailbox=entry.path)
+
+    def get_privileges(self, email: str) -> tuple[str, ...]:
+        """Raises: NotFound: no such user."""
+        rows = self._db.query("SELECT privileges FROM users WHERE email=?", (email,))
+        if not rows:
+            raise NotFound(f"That's not a user ({email}).", field="email")
+        return parse_privileges(rows[0][0])
+
+    def get_quota(self, email: str) -> str:
+        """Raises: NotFound: no such user."""
+        if not self._box.schema.has_quota:
+            if not self.exists(email):
+                raise NotFound(f"That's not a user ({email}).", field="email")
+            return "0"
+        rows = self._db.query("SELECT quota FROM users WHERE email=?", (email,))
+        if not rows:
+            raise NotFound(f"That's not a user ({email}).", field="email")
+        return rows[0][0]
+
+    # --- changing -------------------------------------------------------------------------
+
+    def add_user(self, email: str, password: str, privileges: str | Iterable[str] = "",
+                 *, quota: str = "0", actor: Actor = CONSOLE) -> Change:
+        """Create a mail user, then run the housekeeping (required aliases).
+
+        Raises:
+            ValidationError: the address, password, a privilege or the quota is refused.
+            AlreadyExists: a user with this address exists.
+        """
+        with self._box.audit.recording(actor, "add user", email):
+            if email.strip() == "":
+                raise ValidationError("No email address provided.", field="email")
+            if not validate_email(email):
+                raise ValidationError("Invalid email address.", field="email")
+            if not validate_email(email, mode="user"):
+                raise ValidationError(USER_CHARS_MESSAGE, field="email")
+            # The first user of a box may be admin@ (setup makes it); later ones may not.
+            if is_dcv_address(email) and self._db.query("SELECT 1 FROM users LIMIT 1"):
+                raise ValidationError(DCV_USER_MESSAGE, field="email")
+            validate_password(password)
+            privs = self._privilege_list(privileges)
+            if self._box.schema.has_quota:
+                quota = validate_quota(quota)
+            hashed = hash_password(password)
+            try:
+                with self._db.write() as conn:
+                    if self._box.schema.has_quota:
+                        conn.execute("INSERT INTO users (email, password, privileges, quota)"
+                                     " VALUES (?, ?, ?, ?)",
+                                     (email, hashed, "\n".join(privs), quota))
+                    else:
+                        conn.execute("INSERT INTO users (email, password, privileges)"
+                                     " VALUES (?, ?, ?)", (email, hashed, "\n".join(privs)))
+            except sqlite3.IntegrityError:
+                raise AlreadyExists("User already exists.", field="email") from None
+        return self._box.mail.housekeeping.kick("mail user added")
+
+    @staticmethod
+    def _privilege_list(privileges: str | Iterable[str]) -> list[str]:
+        if isinstance(privileges, str):
+            if privileges.strip() == "":
+                return []
+            items = privileges.split("\n")
+        else:
+            items = list(privileges)
+        for privilege in items:
+            validate_privilege(privilege)
+        return items
+
+    def remove_user(self, email: str, *, actor: Actor = CONSOLE) -> Change:
+        """Delete the account (its mailbox stays, archived) and its MFA rows.
+
+        Raises:
+            NotFound: no such user.
+        """
+        with self._box.audit.recording(actor, "remove user", email):
+            with self._db.write() as conn:
+                row = conn.execute("SELECT id FROM users WHERE email=?", (email,)).fetchone()
+                if row is None:
+                    raise NotFound(f"That's not a user ({email}).", field="email")
+                conn.execute("DELETE FROM users WHERE id=?", (row[0],))
+                # The reference leaves orphan MFA rows (foreign keys are off); we don't.
+                if self._box.schema.has_mfa:
+                    conn.execute("DELETE FROM mfa WHERE user_id=?", (row[0],))
+            self._box.auth.forget_login_keys(email)
+        return self._box.mail.housekeeping.kick("mail user removed")
+
+    def set_password(self, email: str, password: str, *, actor: Actor = CONSOLE) -> None:
+        """Raises: ValidationError: password refused. NotFound: no such user."""
+        with self._box.audit.recording(actor, "set password", email):
+            validate_password(password)
+            hashed = hash_password(password)
+            with self._db.write() as conn:
+                cursor = conn.execute("UPDATE users SET password=? WHERE email=?",
+                                      (hashed, email))
+                if cursor.rowcount != 1:
+                    raise NotFound(f"That's not a user ({email}).", field="email")
+            self._box.auth.forget_login_keys(email)
+
+    def add_privilege(self, email: str, privilege: str, *, actor: Actor = CONSOLE) -> None:
+        """Idempotent. Raises: ValidationError: bad privilege. NotFound: no such user."""
+        self._change_privilege(email, privilege, add=True, actor=actor)
+
+    def remove_privilege(self, email: str, privilege: str, *, actor: Actor = CONSOLE) -> None:
+        """Drops every equal entry. Raises: ValidationError, NotFound."""
+        self._change_privilege(email, privilege, add=False, actor=actor)
+
+    def _change_privilege(self, email: str, privilege: str, *, add: bool, actor: Actor) -> None:
+        operation = "add privilege" if add else "remove privilege"
+        with self._box.audit.recording(actor, operation, f"{email} {privilege}".strip()):
+            validate_privilege(privilege)
+            with self._db.write() as conn:
+                row = conn.execute("SELECT privileges FROM users WHERE email=?",
+                                   (email,)).fetchone()
+                if row is None:
+                    raise NotFound(f"That's not a user ({email}).", field="email")
+                privs = list(parse_privileges(row[0]))
+                if add and privilege not in privs:
+                    privs.append(privilege)
+                if not add:
+                    privs = [p for p in privs if p != privilege]
+                conn.execute("UPDATE users SET privileges=? WHERE email=?",
+                             ("\n".join(privs), email))
+
+    def set_quota(self, email: str, quota: str, *, actor: Actor = CONSOLE) -> None:
+        """Raises: ValidationError: bad quota, or a v0.51 database. NotFound: no such user."""
+        with self._box.audit.recording(actor, "set quota", f"{email} {quota}"):
+            quota = validate_quota(quota)
+            if not self._box.schema.has_quota:
+                raise ValidationError(
+                    "This box's database has no quota column (a v0.51 box): upgrade it first.",
+                    field="quota")
+            with self._db.write() as conn:
+                cursor = conn.execute("UPDATE users SET quota=? WHERE email=?", (quota, email))
+                if cursor.rowcount != 1:
+                    raise NotFound(f"That's not a user ({email}).", field="email")

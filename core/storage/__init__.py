@@ -1,0 +1,1 @@
+"""Storage primitives: the SQLite write path and atomic file writes."""
