@@ -22,8 +22,9 @@ def validate_email(address: str, mode: Mode | None = None) -> bool:
     ASCII letters, digits, `_`, `-`, `.` (dovecot's sqlite driver and the maildir path).
     """
     try:
+        # strict: the 64-character local-part limit the reference's (older) library applied.
         _library_validate(address, allow_smtputf8=False, check_deliverability=False,
-                          allow_empty_local=(mode == "alias"))
+                          allow_empty_local=(mode == "alias"), strict=True)
     except EmailNotValidError:
         return False
     except (ValueError, UnicodeError):

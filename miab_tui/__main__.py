@@ -1,0 +1,3 @@
+from miab_tui.cli import main
+
+raise SystemExit(main())

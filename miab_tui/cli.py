@@ -1,0 +1,298 @@
+"""The `miab` command: create boxes, open the TUI, serve the API, and script users/aliases.
+
+Every subcommand takes `--box DIR` (a folder made by `miab init`); without it the real box's
+`/etc/mailinabox.conf` is used when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core import Box, init_box, open_box, seed_demo
+from core.audit import Actor
+from core.errors import MiabError
+from core.mail.users import human_size
+
+CLI = Actor("root", "cli")
+DEMO_DIR = "demo-box"
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def _password(given: str | None, *, prompt: str = "Password: ") -> str:
+    """The password argument, or read it: prompted twice on a terminal, else one stdin line."""
+    if given is not None and given != "-":
+        return given
+    if given is None and sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise MiabError("The passwords do not match.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _print_credentials(directory: Path) -> None:
+    creds = (directory / CREDENTIALS_FILE).read_text(encoding="utf-8").strip()
+    email, _, password = creds.partition("\n")
+    _out(f"Demo box: {directory}\nAdmin login: {email}\nPassword:    {password}")
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace) -> int:
+    directory = Path(args.directory).resolve()
+    box = init_box(directory, primary_hostname=args.hostname)
+    _out(f"Created a box for {box.hostname} in {directory}")
+    if args.demo:
+        _seed_demo(box, directory)
+    else:
+        _out(f"Add the first admin: miab user add --box {args.directory} EMAIL --admin")
+    return 0
+
+
+def _seed_demo(box: Box, directory: Path) -> None:
+    creds = seed_demo(box)
+    from core.storage.files import atomic_write
+
+    atomic_write(directory / CREDENTIALS_FILE, f"{creds.email}\n{creds.password}\n", mode=0o600)
+    _print_credentials(directory)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Make the demo box if it is not there yet, print its admin login, open the TUI."""
+    directory = Path(args.directory).resolve()
+    if not (directory / "mailinabox.conf").exists():
+        box = init_box(directory)
+        _seed_demo(box, directory)
+    elif (directory / CREDENTIALS_FILE).exists():
+        _print_credentials(directory)
+    if args.no_tui:
+        return 0
+    return _run_tui(open_box(directory))
+
+
+def _run_tui(box: Box) -> int:
+    from miab_tui.app import MiabApp
+
+    MiabApp(box).run()
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    return _run_tui(open_box(args.box))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api_server import serve
+
+    box = open_box(args.box)
+    _out(f"Serving the API of {box.hostname} on http://{args.host}:{args.port}/ "
+         f"(also under /admin/)")
+    serve(box, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    groups = box.mail.users.list_users()
+    if args.json:
+        data = [{"domain": g.domain_display,
+                 "users": [{"email": u.email, "privileges": list(u.privileges),
+                            "status": u.status, "mailbox": u.mailbox, "quota": u.quota}
+                           for u in g.users]} for g in groups]
+        _out(json.dumps(data, indent=2, sort_keys=True))
+        return 0
+    for group in groups:
+        for user in group.users:
+            flags = ["admin"] if user.is_admin else []
+            if user.status == "inactive":
+                flags.append("archived")
+            size = human_size(user.box_size) if user.box_size is not None else ""
+            quota = user.quota if user.quota not in (None, "0") else ""
+            extra = "  ".join(x for x in (" ".join(flags), quota, size) if x)
+            _out(f"{user.email}\t{extra}".rstrip())
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    password = _password(args.password)
+    change = box.mail.users.add_user(args.email, password, "admin" if args.admin else "",
+                                     quota=args.quota, actor=CLI)
+    _out(change.text)
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    _out(open_box(args.box).mail.users.remove_user(args.email, actor=CLI).text)
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    box.mail.users.set_password(args.email, _password(args.password), actor=CLI)
+    _out("OK")
+    return 0
+
+
+def cmd_user_make_admin(args: argparse.Namespace) -> int:
+    open_box(args.box).mail.users.add_privilege(args.email, "admin", actor=CLI)
+    _out("OK")
+    return 0
+
+
+def cmd_user_remove_admin(args: argparse.Namespace) -> int:
+    open_box(args.box).mail.users.remove_privilege(args.email, "admin", actor=CLI)
+    _out("OK")
+    return 0
+
+
+def cmd_user_quota(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    if args.quota is None:
+        _out(box.mail.users.get_quota(args.email))
+    else:
+        box.mail.users.set_quota(args.email, args.quota, actor=CLI)
+        _out("OK")
+    return 0
+
+
+def cmd_alias_list(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    if args.json:
+        data = [{"domain": g.domain_display,
+                 "aliases": [{"address": a.address, "address_display": a.address_display,
+                              "forwards_to": list(a.forwards_to),
+                              "permitted_senders": (list(a.senders) if a.senders is not None
+                                                    else None),
+                              "required": a.required} for a in g.aliases]}
+                for g in box.mail.aliases.list_aliases()]
+        _out(json.dumps(data, indent=2, sort_keys=True))
+        return 0
+    for address, destination, senders in box.mail.aliases.text_rows():
+        _out(f"{address}\t{destination}\t{senders or ''}")
+    return 0
+
+
+def cmd_alias_add(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    change = box.mail.aliases.add_alias(args.address, args.forwards_to,
+                                        args.permitted_senders or "",
+                                        update_if_exists=args.update, actor=CLI)
+    _out(change.text)
+    return 0
+
+
+def cmd_alias_remove(args: argparse.Namespace) -> int:
+    _out(open_box(args.box).mail.aliases.remove_alias(args.address, actor=CLI).text)
+    return 0
+
+
+def cmd_domain_list(args: argparse.Namespace) -> int:
+    for summary in open_box(args.box).mail.housekeeping.domain_summaries():
+        _out(f"{summary.domain}\t{summary.users} users\t{summary.aliases} aliases")
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    box = open_box(args.box)
+    _out(box.auth.rotate_master_key() if args.rotate else box.auth.master_key())
+    return 0
+
+
+# --- parser -------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    box_arg = argparse.ArgumentParser(add_help=False)
+    box_arg.add_argument("--box", metavar="DIR",
+                         help="the box's folder (made by `miab init`); default: "
+                              "/etc/mailinabox.conf on a real box")
+    parser = argparse.ArgumentParser(prog="miab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(subparsers: argparse._SubParsersAction, name: str,
+                func: Callable[[argparse.Namespace], int], help_text: str,
+                with_box: bool = True) -> argparse.ArgumentParser:
+        p = subparsers.add_parser(name, help=help_text, description=help_text,
+                                  parents=[box_arg] if with_box else [])
+        p.set_defaults(func=func)
+        return p
+
+    p = command(sub, "init", cmd_init, "create a box in a local folder", with_box=False)
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--demo", action="store_true", help="seed demo domains, users and aliases")
+    p.add_argument("--hostname", default="box.example.com", help="the box's PRIMARY_HOSTNAME")
+
+    p = command(sub, "demo", cmd_demo, "open the TUI on a demo box (made on first use)",
+                with_box=False)
+    p.add_argument("directory", metavar="DIR", nargs="?", default=DEMO_DIR)
+    p.add_argument("--no-tui", action="store_true", help="only make the box and print the login")
+
+    command(sub, "tui", cmd_tui, "open the terminal UI")
+    p = command(sub, "serve", cmd_serve, "serve the Mail-in-a-Box HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=10222)
+    p.add_argument("--threads", type=int, default=8)
+
+    p = command(sub, "api-key", cmd_api_key, "print the master API key")
+    p.add_argument("--rotate", action="store_true",
+                   help="write a new one (every per-user API key and session ends)")
+
+    users = sub.add_parser("user", help="mail users").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = command(users, "list", cmd_user_list, "list users (archived mailboxes too)")
+    p.add_argument("--json", action="store_true")
+    p = command(users, "add", cmd_user_add, "add a user")
+    p.add_argument("email")
+    p.add_argument("password", nargs="?", help="prompted for when left out; - reads stdin")
+    p.add_argument("--admin", action="store_true")
+    p.add_argument("--quota", default="0", help="0 (unlimited), bytes, or e.g. 500M, 2G")
+    p = command(users, "remove", cmd_user_remove, "remove a user (the mailbox is kept)")
+    p.add_argument("email")
+    p = command(users, "password", cmd_user_password, "set a user's password")
+    p.add_argument("email")
+    p.add_argument("password", nargs="?")
+    p = command(users, "make-admin", cmd_user_make_admin, "give a user the admin privilege")
+    p.add_argument("email")
+    p = command(users, "remove-admin", cmd_user_remove_admin, "take the admin privilege away")
+    p.add_argument("email")
+    p = command(users, "quota", cmd_user_quota, "show or set a user's quota")
+    p.add_argument("email")
+    p.add_argument("quota", nargs="?")
+
+    aliases = sub.add_parser("alias", help="mail aliases").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = command(aliases, "list", cmd_alias_list, "list aliases")
+    p.add_argument("--json", action="store_true")
+    p = command(aliases, "add", cmd_alias_add,
+                "add an alias (@domain for a catch-all or domain alias)")
+    p.add_argument("address")
+    p.add_argument("forwards_to", help="addresses separated by commas, or @otherdomain")
+    p.add_argument("--permitted-senders", default="", help="users allowed to send as it")
+    p.add_argument("--update", action="store_true", help="replace it if it exists")
+    p = command(aliases, "remove", cmd_alias_remove, "remove an alias")
+    p.add_argument("address")
+
+    domains = sub.add_parser("domain", help="mail domains").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    command(domains, "list", cmd_domain_list, "list mail domains with counts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MiabError as exc:
+        sys.stderr.write(f"miab: {exc.message}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,232 @@
+"""Mail user rules and messages (BEHAVIOUR.md §2, §3.1–3.7) on a real box."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core import Box
+from core.errors import AlreadyExists, NotFound, ValidationError
+from core.mail.passwords import verify_password
+
+USER_CHARS = ("User account email addresses may only use the lowercase ASCII letters a-z, "
+              "the digits 0-9, underscore (_), hyphen (-), and period (.).")
+
+
+def add(box: Box, email: str, password: str = "secret-password", **kw: object):
+    return box.mail.users.add_user(email, password, **kw)
+
+
+@pytest.mark.parametrize(("email", "message"), [
+    ("", "No email address provided."),
+    ("   ", "No email address provided."),
+    ("not-an-address", "Invalid email address."),
+    ("two@@example.com", "Invalid email address."),
+    ("a@b@example.com", "Invalid email address."),
+    ("dot.@example.com", "Invalid email address."),
+    ("user@example", "Invalid email address."),
+    ("user@-bad.example.com", "Invalid email address."),
+    ("@example.com", "Invalid email address."),
+    ("Upper@example.com", USER_CHARS),
+    ("plus+tag@example.com", USER_CHARS),
+    ("user@bücher.example", USER_CHARS),
+])
+def test_add_user_refuses_bad_addresses(box: Box, email: str, message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        add(box, email)
+    assert exc.value.message == message
+    assert exc.value.field == "email"
+    assert box.mail.users.emails() == []
+
+
+def test_punycode_domains_are_valid_user_addresses(box: Box) -> None:
+    add(box, "erin@xn--bcher-kva.example")
+    assert box.mail.users.emails() == ["erin@xn--bcher-kva.example"]
+
+
+@pytest.mark.parametrize(("password", "message"), [
+    ("", "No password provided."),
+    ("        ", "No password provided."),
+    ("short", "Passwords must be at least eight characters."),
+    ("1234567", "Passwords must be at least eight characters."),
+])
+def test_add_user_password_rules(box: Box, password: str, message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        add(box, "user@example.com", password)
+    assert exc.value.message == message
+    assert exc.value.field == "password"
+
+
+def test_first_user_may_be_a_dcv_address_later_ones_not(box: Box) -> None:
+    add(box, "admin@example.com")
+    with pytest.raises(ValidationError) as exc:
+        add(box, "postmaster@example.com")
+    assert exc.value.message == (
+        "You may not make a user account for that address because it is frequently used for "
+        "domain control validation. Use an alias instead if necessary.")
+
+
+@pytest.mark.parametrize("privileges", ["admin\n", "\n", "admin\n\nx", " "])
+def test_bad_privileges(box: Box, privileges: str) -> None:
+    if privileges.strip() == "":
+        add(box, "a@example.com", privileges=privileges)  # blank field = no privileges
+        assert box.mail.users.get_privileges("a@example.com") == ()
+        return
+    with pytest.raises(ValidationError) as exc:
+        add(box, "a@example.com", privileges=privileges)
+    assert exc.value.message == "That's not a valid privilege ()."
+
+
+@pytest.mark.parametrize(("quota", "message"), [
+    ("", "No quota provided."),
+    ("1.5G", "Quotas cannot contain spaces, commas, or decimal points."),
+    ("1 G", "Quotas cannot contain spaces, commas, or decimal points."),
+    ("1,000", "Quotas cannot contain spaces, commas, or decimal points."),
+    ("10K", "Invalid quota."),
+    ("G", "Invalid quota."),
+])
+def test_quota_rules(box: Box, quota: str, message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        add(box, "a@example.com", quota=quota)
+    assert exc.value.message == message
+    assert box.mail.users.emails() == []
+
+
+def test_quota_is_upper_cased_and_settable(box: Box) -> None:
+    add(box, "a@example.com", quota="2g")
+    assert box.mail.users.get_quota("a@example.com") == "2G"
+    box.mail.users.set_quota("a@example.com", "500m")
+    assert box.mail.users.get_quota("a@example.com") == "500M"
+    with pytest.raises(NotFound) as exc:
+        box.mail.users.set_quota("nobody@example.com", "1G")
+    assert exc.value.message == "That's not a user (nobody@example.com)."
+
+
+def test_duplicate_user(box: Box) -> None:
+    add(box, "a@example.com")
+    with pytest.raises(AlreadyExists) as exc:
+        add(box, "a@example.com")
+    assert exc.value.message == "User already exists."
+
+
+def test_password_is_stored_as_dovecot_sha512_crypt(box: Box) -> None:
+    add(box, "a@example.com", "correct horse battery")
+    stored = box.mail.users.password_hash("a@example.com")
+    assert stored is not None and stored.startswith("{SHA512-CRYPT}$6$")
+    salt = stored.split("$")[2]
+    assert len(salt) == 16
+    assert verify_password("correct horse battery", stored)
+    assert not verify_password("wrong horse battery", stored)
+
+
+def test_set_password(box: Box) -> None:
+    add(box, "a@example.com", "first-password")
+    box.mail.users.set_password("a@example.com", "second-password")
+    stored = box.mail.users.password_hash("a@example.com")
+    assert stored and verify_password("second-password", stored)
+    with pytest.raises(ValidationError):
+        box.mail.users.set_password("a@example.com", "short")
+    with pytest.raises(NotFound) as exc:
+        box.mail.users.set_password("b@example.com", "long-enough")
+    assert exc.value.message == "That's not a user (b@example.com)."
+
+
+def test_remove_user_keeps_the_mailbox_as_archived(box: Box) -> None:
+    add(box, "a@example.com")
+    mailbox = box.config.mailboxes_dir / "example.com" / "a"
+    mailbox.mkdir(parents=True)
+    change = box.mail.users.remove_user("a@example.com")
+    assert change.lines[0] == "mail user removed"
+    [group] = box.mail.users.list_users()
+    [user] = group.users
+    assert (user.email, user.status, user.mailbox) == ("a@example.com", "inactive", str(mailbox))
+    with pytest.raises(NotFound) as exc:
+        box.mail.users.remove_user("a@example.com")
+    assert exc.value.message == "That's not a user (a@example.com)."
+
+
+def test_remove_user_removes_its_mfa_rows(box: Box) -> None:
+    add(box, "a@example.com")
+    with box.db.write() as conn:
+        conn.execute("INSERT INTO mfa (user_id, type, secret) SELECT id, 'totp', 'S' FROM users")
+    box.mail.users.remove_user("a@example.com")
+    assert box.db.query("SELECT COUNT(*) FROM mfa") == [(0,)]
+
+
+def test_privileges(box: Box) -> None:
+    add(box, "a@example.com")
+    users = box.mail.users
+    users.add_privilege("a@example.com", "admin")
+    users.add_privilege("a@example.com", "admin")  # idempotent
+    users.add_privilege("a@example.com", "other")
+    assert users.get_privileges("a@example.com") == ("admin", "other")
+    users.remove_privilege("a@example.com", "admin")
+    users.remove_privilege("a@example.com", "absent")
+    assert users.get_privileges("a@example.com") == ("other",)
+    with pytest.raises(ValidationError) as exc:
+        users.add_privilege("a@example.com", "")
+    assert exc.value.message == "That's not a valid privilege ()."
+    with pytest.raises(ValidationError):
+        users.add_privilege("a@example.com", "two\nlines")
+    with pytest.raises(NotFound) as nf:
+        users.get_privileges("x@example.com")
+    assert nf.value.message == "That's not a user (x@example.com)."
+    with pytest.raises(NotFound):
+        users.add_privilege("x@example.com", "admin")
+
+
+def test_listing_order_and_grouping(demo_box: Box) -> None:
+    groups = demo_box.mail.users.list_users()
+    assert [g.domain for g in groups] == ["example.com", "example.org", "xn--bcher-kva.example"]
+    assert [g.domain_display for g in groups][-1] == "bücher.example"
+    first = [(u.email, u.status) for u in groups[0].users]
+    # Active users first, then archived mailboxes, each by address.
+    assert first == [("alice@example.com", "active"), ("bob@example.com", "active"),
+                     ("me@example.com", "active"), ("frank@example.com", "inactive")]
+    assert demo_box.mail.users.emails()[:3] == ["alice@example.com", "bob@example.com",
+                                                "me@example.com"]
+
+
+def test_box_size_read_from_maildirsize(box: Box) -> None:
+    add(box, "a@example.com", quota="1M")
+    mailbox = box.config.mailboxes_dir / "example.com" / "a"
+    mailbox.mkdir(parents=True)
+    (mailbox / "maildirsize").write_text("1048576S\n1000 2\n24 1\n")
+    [group] = box.mail.users.list_users()
+    assert group.users[0].box_size == 1024
+
+
+def test_bad_input_changes_nothing(box: Box) -> None:
+    add(box, "a@example.com")
+    before = box.db.query("SELECT * FROM users")
+    with pytest.raises(AlreadyExists):
+        add(box, "a@example.com", "another-password")
+    with pytest.raises(ValidationError):
+        add(box, "B@example.com")
+    with pytest.raises(ValidationError):
+        box.mail.users.set_password("a@example.com", "x")
+    assert box.db.query("SELECT * FROM users") == before
+
+
+def test_v051_schema_is_used_as_it_is(tmp_path) -> None:
+    """A v0.51 box has no quota column and no auto_aliases table; we must not add them."""
+    from core.config import load_config
+    from core.mail.schema import V051_SCHEMA, create_schema
+    from core.storage.db import Database
+    from core import init_box
+
+    box = init_box(tmp_path / "old")
+    box.close()
+    os.remove(box.config.users_db)
+    create_schema(Database(box.config.users_db), V051_SCHEMA)
+    old = Box(load_config(tmp_path / "old"))
+    assert not old.schema.has_quota and not old.schema.has_auto_aliases
+    old.mail.users.add_user("a@example.com", "secret-password", "admin")
+    assert old.mail.users.get_quota("a@example.com") == "0"
+    with pytest.raises(ValidationError):
+        old.mail.users.set_quota("a@example.com", "1G")
+    [group] = old.mail.users.list_users()
+    assert group.users[0].quota is None
+    columns = {r[1] for r in old.db.query("PRAGMA table_info(users)")}
+    assert "quota" not in columns
