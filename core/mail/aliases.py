@@ -84,7 +84,12 @@ class AliasService:
         return self._box.db.query("SELECT source, destination, permitted_senders FROM aliases")
 
     def list_aliases(self) -> tuple[DomainAliases, ...]:
-        """Aliases grouped by domain, non-required first within a domain, then by address."""
+        """Aliases grouped by domain, non-required first within a domain, then by address.
+
+        Reused until the database changes."""
+        return self._box.db.cached("aliases", self._list_aliases)
+
+    def _list_aliases(self) -> tuple[DomainAliases, ...]:
         required = self._box.mail.housekeeping.required_aliases()
         aliases = [Alias(a, d, p, required=a in required) for a, d, p in self.rows()]
         if self._box.schema.has_auto_aliases:
@@ -103,11 +108,13 @@ class AliasService:
                                                key=lambda a: (a.required, a.address))))
             for domain in sort_domains(grouped, self._box.config.primary_hostname))
 
-    def text_rows(self) -> list[tuple[str, str, str | None]]:
+    def text_rows(self) -> tuple[tuple[str, str, str | None], ...]:
         """(address, destination, permitted_senders) in domain-sort then address order."""
-        rows = {a: (a, d, p) for a, d, p in self.rows()}
-        order = sort_email_addresses(rows, self._box.config.primary_hostname)
-        return [rows[a] for a in order]
+        def compute() -> tuple[tuple[str, str, str | None], ...]:
+            rows = {a: (a, d, p) for a, d, p in self.rows()}
+            order = sort_email_addresses(rows, self._box.config.primary_hostname)
+            return tuple(rows[a] for a in order)
+        return self._box.db.cached("alias-rows", compute)
 
     def get_alias(self, address: str) -> Alias | None:
         rows = self._box.db.query(

@@ -58,6 +58,20 @@ class DomainUsers:
         return prettify_domain(self.domain)
 
 
+SIZE_MAX_AGE: Final = 2.0
+
+
+def _folder_stamp(root: str) -> tuple[int, ...]:
+    """Modification times of mail/mailboxes and its domain folders: a mailbox made or removed
+    changes one of them."""
+    try:
+        stamps = [os.stat(root).st_mtime_ns]
+        stamps.extend(d.stat().st_mtime_ns for d in os.scandir(root) if d.is_dir())
+    except OSError:
+        return ()
+    return tuple(stamps)
+
+
 def parse_privileges(value: str) -> tuple[str, ...]:
     return tuple(p for p in value.split("\n") if p.strip() != "")
 
@@ -104,10 +118,11 @@ def human_size(size: int) -> str:
     return f"{value:.1f}P"
 
 
-def read_box_size(mailbox: Path) -> int | None:
+def read_box_size(mailbox: str | Path) -> int | None:
     """Bytes used by a maildir as dovecot's `maildirsize` file records it (sum of its lines)."""
     try:
-        lines = (mailbox / "maildirsize").read_text(encoding="ascii").splitlines()
+        with open(os.path.join(mailbox, "maildirsize"), encoding="ascii") as f:
+            lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     total = 0
@@ -134,10 +149,13 @@ class UserService:
 
     # --- reading --------------------------------------------------------------------------
 
-    def emails(self) -> list[str]:
+    def emails(self) -> tuple[str, ...]:
         """Every user's address, in the reference's order (domain sort, then address)."""
-        rows = self._db.query("SELECT email FROM users")
-        return sort_email_addresses((r[0] for r in rows), self._box.config.primary_hostname)
+        def compute() -> tuple[str, ...]:
+            rows = self._db.query("SELECT email FROM users")
+            return tuple(sort_email_addresses((r[0] for r in rows),
+                                              self._box.config.primary_hostname))
+        return self._db.cached("user-emails", compute)
 
     def exists(self, email: str) -> bool:
         return bool(self._db.query("SELECT 1 FROM users WHERE email=?", (email,)))
@@ -148,48 +166,64 @@ class UserService:
 
     def list_users(self, *, with_archived: bool = True,
                    with_sizes: bool = True) -> tuple[DomainUsers, ...]:
-        """All users grouped by domain in the reference's order, archived mailboxes included."""
+        """All users grouped by domain in the reference's order, archived mailboxes included.
+
+        The result is reused until the database or the mailbox folders change; mailbox sizes
+        (written by dovecot) may lag by up to SIZE_MAX_AGE seconds.
+        """
+        root = str(self._box.config.mailboxes_dir)
+        return self._db.cached(f"users:{with_archived}:{with_sizes}",
+                               lambda: self._list_users(with_archived, with_sizes),
+                               extra_key=_folder_stamp(root), max_age=SIZE_MAX_AGE)
+
+    def _list_users(self, with_archived: bool, with_sizes: bool) -> tuple[DomainUsers, ...]:
         features = self._box.schema
         columns = "email, privileges" + (", quota" if features.has_quota else "")
-        users: list[MailUser] = []
+        root = str(self._box.config.mailboxes_dir)
+        # One scan of the mailbox folders serves both the archived accounts and the sizes
+        # (string paths: pathlib costs more than the whole query here).
+        on_disk = self._scan_mailboxes(root) if (with_archived or with_sizes) else {}
+        grouped: dict[str, list[MailUser]] = {}
         active: set[str] = set()
         for row in self._db.query(f"SELECT {columns} FROM users"):
             email = row[0]
             active.add(email)
-            mailbox = self._mailbox_path(email)
-            users.append(MailUser(
+            local, _, domain = email.rpartition("@")
+            mailbox = f"{root}/{domain}/{local}"
+            size = None
+            if with_sizes and local in on_disk.get(domain, ()):
+                size = read_box_size(mailbox)
+            grouped.setdefault(domain, []).append(MailUser(
                 email=email, privileges=parse_privileges(row[1]), status="active",
-                mailbox=str(mailbox), quota=row[2] if features.has_quota else None,
-                box_size=read_box_size(mailbox) if with_sizes else None))
+                mailbox=mailbox, quota=row[2] if features.has_quota else None, box_size=size))
         if with_archived:
-            users.extend(self._archived(active))
-        grouped: dict[str, list[MailUser]] = {}
-        for user in users:
-            grouped.setdefault(user.email.rpartition("@")[2], []).append(user)
+            for domain, locals_ in on_disk.items():
+                for local in locals_:
+                    email = local + "@" + domain
+                    if email not in active:
+                        grouped.setdefault(domain, []).append(MailUser(
+                            email=email, privileges=(), status="inactive",
+                            mailbox=f"{root}/{domain}/{local}"))
         result = []
         for domain in sort_domains(grouped, self._box.config.primary_hostname):
             members = sorted(grouped[domain], key=lambda u: (u.status != "active", u.email))
             result.append(DomainUsers(domain=domain, users=tuple(members)))
         return tuple(result)
 
-    def _archived(self, active: set[str]) -> Iterable[MailUser]:
-        root = self._box.config.mailboxes_dir
+    @staticmethod
+    def _scan_mailboxes(root: str) -> dict[str, set[str]]:
+        """{domain: {local part, ...}} for every maildir folder under mail/mailboxes."""
+        found: dict[str, set[str]] = {}
         try:
-            domains = list(os.scandir(root))
+            domains = [d for d in os.scandir(root) if d.is_dir()]
         except OSError:
-            return
+            return found
         for domain in domains:
-            if not domain.is_dir():
-                continue
             try:
-                entries = list(os.scandir(domain.path))
+                found[domain.name] = {e.name for e in os.scandir(domain.path) if e.is_dir()}
             except OSError:
                 continue
-            for entry in entries:
-                email = entry.name + "@" + domain.name
-                if email in active or not entry.is_dir():
-                    continue
-                yield MailUser(email=email, privileges=(), status="inactive", mailbox=entry.path)
+        return found
 
     def get_privileges(self, email: str) -> tuple[str, ...]:
         """Raises: NotFound: no such user."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS: Final = 15_000
 
@@ -68,6 +71,26 @@ class Database:
         """
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
         return data_version, self._generation
+
+    def cached(self, name: str, compute: Callable[[], T], *, extra_key: Hashable = None,
+               max_age: float | None = None) -> T:
+        """`compute()`, reused while the database (and `extra_key`) are unchanged.
+
+        The cache is per thread because `data_version` is per connection. `max_age` bounds
+        how long a value may be reused for what the key cannot see (e.g. mailbox sizes).
+        """
+        cache: dict[str, tuple[Hashable, float, object]] | None = getattr(
+            self._local, "cache", None)
+        if cache is None:
+            cache = self._local.cache = {}
+        key = (self.version(), extra_key)
+        now = time.monotonic()
+        hit = cache.get(name)
+        if hit is not None and hit[0] == key and (max_age is None or now - hit[1] < max_age):
+            return hit[2]  # type: ignore[return-value]
+        value = compute()
+        cache[name] = (key, now, value)
+        return value
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -55,7 +55,7 @@ def test_failed_transaction_rolls_back(box: Box) -> None:
     with pytest.raises(RuntimeError), box.db.write() as conn:
         conn.execute("DELETE FROM users")
         raise RuntimeError("midway")
-    assert box.mail.users.emails() == ["a@example.com"]
+    assert list(box.mail.users.emails()) == ["a@example.com"]
 
 
 def test_audit_records_changes_and_refusals(box: Box) -> None:
@@ -70,3 +70,18 @@ def test_audit_records_changes_and_refusals(box: Box) -> None:
     assert (refused.face, refused.outcome) == (
         "api", "refused: Passwords must be at least eight characters.")
     assert ok.time == box.clock()
+
+
+def test_cached_listings_see_writes_from_other_connections(box: Box) -> None:
+    box.mail.users.add_user("a@example.com", "secret-password")
+    assert len(box.mail.users.list_users()[0].users) == 1
+    other = open_box(box.config.system_root)  # a second connection, as another process has
+    other.mail.users.add_user("b@example.com", "secret-password")
+    other.mail.aliases.add_alias("x@example.com", "b@example.com")
+    assert [u.email for u in box.mail.users.list_users()[0].users] == [
+        "a@example.com", "b@example.com"]
+    assert "x@example.com" in {a.address for g in box.mail.aliases.list_aliases()
+                               for a in g.aliases}
+    # A mailbox folder appearing (dovecot's first delivery) shows without a database change.
+    (box.config.mailboxes_dir / "example.com" / "old").mkdir(parents=True)
+    assert "old@example.com" in {u.email for u in box.mail.users.list_users()[0].users}
