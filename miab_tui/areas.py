@@ -1,0 +1,21 @@
+"""The areas of the app (one Textual mode each), in navigation order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    mode: str
+    title: str
+    help: str
+
+
+AREAS: Final = (
+    Area("users", "Users", "Mail users: add, remove, passwords, admin, quotas"),
+    Area("aliases", "Aliases", "Mail aliases, catch-alls, domain aliases, permitted senders"),
+    Area("domains", "Domains", "Mail domains with their counts of users and aliases"),
+    Area("activity", "Activity", "The audit log: who changed what, from which face"),
+)

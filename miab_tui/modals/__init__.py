@@ -1,0 +1,1 @@
+"""Forms and dialogs, each a ModalScreen dismissed with its result."""

@@ -1,0 +1,113 @@
+"""FormModal: a dialog of FormFields whose Save calls core in a thread worker.
+
+On success the dialog is dismissed with core's result; on a refusal core's message goes
+beside the field it names (or into a notification) and the dialog stays open as typed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+
+from core.errors import MiabError
+from miab_tui.widgets.form_field import FormField
+
+if TYPE_CHECKING:
+    from core.box import Box
+
+ResultT = TypeVar("ResultT")
+
+
+class FormModal(ModalScreen[ResultT], Generic[ResultT]):
+    """Subclasses give `TITLE_TEXT`, `fields()` and `submit()` (run in a worker thread)."""
+
+    TITLE_TEXT: ClassVar[str] = ""
+    SAVE_LABEL: ClassVar[str] = "Save"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", tooltip="Make the change"),
+        Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything"),
+    ]
+
+    @property
+    def box(self) -> Box:
+        return self.app.box  # type: ignore[attr-defined]
+
+    def intro(self) -> str:
+        return ""
+
+    def fields(self) -> list[FormField]:
+        raise NotImplementedError
+
+    def submit(self) -> ResultT:
+        """Runs in a worker thread. Raises: MiabError when core refuses."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.TITLE_TEXT, classes="dialog-title")
+            if self.intro():
+                yield Static(self.intro(), classes="dialog-body")
+            yield from self.fields()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.SAVE_LABEL, variant="primary", id="form-save")
+                yield Button("Cancel", id="form-cancel")
+        yield Footer()
+
+    def value(self, field: str) -> str:
+        control = self.query_one(f"#field-{field.replace('_', '-')}", FormField).control
+        if isinstance(control, Input):
+            return control.value
+        raise TypeError(field)
+
+    def checked(self, field: str) -> bool:
+        control = self.query_one(f"#field-{field.replace('_', '-')}", FormField).control
+        if isinstance(control, Checkbox):
+            return control.value
+        raise TypeError(field)
+
+    @on(Button.Pressed, "#form-save")
+    @on(Input.Submitted)
+    def save_requested(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#form-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        for field in self.query(FormField):
+            field.clear_error()
+        self.query_one("#form-save", Button).disabled = True
+        self.save()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="form")
+    def save(self) -> None:
+        try:
+            result = self.submit()
+        except MiabError as exc:
+            self.app.call_from_thread(self.show_refusal, exc.message, exc.field)
+            return
+        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
+            self.app.call_from_thread(self.show_refusal, f"The change failed: {exc}", None)
+            return
+        self.app.call_from_thread(self.dismiss, result)
+
+    def show_refusal(self, message: str, field: str | None) -> None:
+        self.query_one("#form-save", Button).disabled = False
+        target = None
+        if field is not None:
+            matches = self.query(f"#field-{field.replace('_', '-')}")
+            target = matches.first(FormField) if matches else None
+        if target is not None:
+            target.show_error(message)
+            if not target.control.disabled:
+                target.control.focus()
+        else:
+            self.notify(message, title="Refused", severity="error")

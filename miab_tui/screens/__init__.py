@@ -1,0 +1,1 @@
+"""One screen module per area (each a Textual mode of the app)."""

@@ -1,0 +1,38 @@
+"""TUI fixtures: the app on the seeded demo box (fixed clock), blink off, a fixed size."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+from textual.pilot import Pilot
+
+from core import Box
+from miab_tui.app import MiabApp
+
+SIZE = (120, 36)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let workers finish and their messages land, then let the screen repaint."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def app(demo_box: Box) -> MiabApp:
+    return MiabApp(demo_box, cursor_blink=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests on a fresh event loop (no async plugin is a dependency)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True

@@ -1,0 +1,81 @@
+"""The shell: areas by number key and by the palette; domains and activity screens."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from miab_tui.app import MiabApp
+from miab_tui.screens.activity import ActivityScreen
+from miab_tui.screens.aliases import AliasesScreen
+from miab_tui.screens.domains import DomainsScreen
+from miab_tui.screens.users import UsersScreen
+from tests.tui.conftest import SIZE, settle
+from tests.tui.helpers import select, table_keys
+
+
+async def test_number_keys_switch_areas(app: MiabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.title == "box.example.com"
+        for key, screen in (("2", AliasesScreen), ("3", DomainsScreen), ("4", ActivityScreen),
+                            ("1", UsersScreen)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, screen)
+
+
+async def test_number_typed_in_a_filter_stays_in_the_filter(app: MiabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "2")
+        await pilot.pause()
+        assert isinstance(app.screen, UsersScreen)
+        assert app.screen.query_one("#filter", Input).value == "2"
+
+
+async def test_palette_offers_areas_and_every_screen_action(app: MiabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Go to Users", "Go to Aliases", "Go to Domains", "Go to Activity",
+                "Add", "Password", "Admin", "Quota", "Remove", "Filter", "Reload"} <= titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to Domains")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DomainsScreen)
+
+
+async def test_domains_screen_counts(app: MiabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        rows = {row.key: row.cells for row in app.screen.table.rows}
+        expected = {s.domain: (s.users, s.aliases)
+                    for s in app.box.mail.housekeeping.domain_summaries()}
+        assert set(rows) == set(expected)
+        for domain, (users, aliases) in expected.items():
+            assert int(rows[domain][1].replace(",", "")) == users
+            assert int(rows[domain][2].replace(",", "")) == aliases
+        assert rows["xn--bcher-kva.example"][0] == "bücher.example"
+        await select(pilot, "example.org")
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, UsersScreen)
+        assert table_keys(pilot) == ["carol@example.org", "dave@example.org"]
+
+
+async def test_activity_shows_tui_changes(app: MiabApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "bob@example.com")
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        first = app.screen.table.rows[0].cells
+        assert first == ("2026-11-24 12:00:00", "root", "tui", "add privilege",
+                         "bob@example.com admin", "ok")
