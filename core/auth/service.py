@@ -18,6 +18,7 @@ import pyotp
 from core.errors import AuthError, NotAdmin, RateLimited
 from core.mail.passwords import PasswordVerifier
 from core.mail.users import parse_privileges
+from core.mfa.totp import normalize_token
 from core.storage.files import atomic_write
 
 if TYPE_CHECKING:
@@ -210,19 +211,27 @@ class AuthService:
         if not rows:
             return
         hints: list[str] = []
+        # pyotp folds Unicode digits (NFKC); compare and store the folded form, or a used
+        # code typed in full-width digits would pass the replay check.
+        digits = normalize_token(token) if token else None
         for mfa_id, secret, mru_token in rows:
             if not token:
                 hints.append("missing-totp-token")
                 continue
-            if mru_token and hmac.compare_digest(token.encode(), mru_token.encode()):
+            if digits is None or (mru_token and hmac.compare_digest(digits.encode(),
+                                                                   mru_token.encode())):
                 hints.append("invalid-totp-token")
                 continue
-            if not pyotp.TOTP(secret).verify(token, for_time=self._box.clock(),
-                                             valid_window=1):
+            try:
+                ok = pyotp.TOTP(secret).verify(digits, for_time=self._box.clock(),
+                                               valid_window=1)
+            except (ValueError, TypeError):  # a corrupt stored secret matches nothing
+                ok = False
+            if not ok:
                 hints.append("invalid-totp-token")
                 continue
             with self._box.db.write() as conn:
-                conn.execute("UPDATE mfa SET mru_token=? WHERE id=?", (token, mfa_id))
+                conn.execute("UPDATE mfa SET mru_token=? WHERE id=?", (digits, mfa_id))
             return
         unique = tuple(dict.fromkeys(hints))
         raise AuthError(",".join(unique), hints=unique)
