@@ -1,0 +1,27 @@
+"""The Bottle application: a fresh app per box, built once and served as it is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bottle import Bottle, JSONPlugin
+
+from api_server import errors
+from api_server.auth_plugin import AuthPlugin
+from api_server.routes import mail, user
+
+if TYPE_CHECKING:
+    from core.box import Box
+
+
+def make_app(box: Box) -> Bottle:
+    """The management API for `box`, answering at `/...` and `/admin/...`."""
+    app = Bottle()
+    # Views return finished responses; Bottle's dict-to-JSON plugin would only cost a check
+    # per request (and format JSON differently from the reference).
+    app.uninstall(JSONPlugin)
+    errors.install(app)  # first installed = outermost: it also sees the auth plugin's errors
+    app.install(AuthPlugin(box.auth))
+    user.register(app, box)
+    mail.register(app, box)
+    return app
