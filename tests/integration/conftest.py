@@ -1,0 +1,68 @@
+"""Helpers for the real-daemon tier: find a program or skip (fail in CI), reach the API face.
+
+DESIGN.md "Tests, in tiers" (4): locally these tests skip with a reason when the program is
+missing; in CI (`CI=true`, set by `.ci/run`) a missing program is a failure, so a broken
+package install can never pass as a run of skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+if TYPE_CHECKING:
+    from core import Box
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing_requirement(reason: str) -> NoReturn:
+    """Skip the test for `reason`; in CI fail it instead."""
+    if running_in_ci():
+        pytest.fail(f"{reason} (CI=true requires it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_program(name: str, package: str) -> str:
+    """The absolute path of program `name`; skip the test when absent, fail it in CI."""
+    # Daemons live in sbin, which a non-root PATH often lacks.
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if not found:
+        missing_requirement(f"{name} is not installed (Debian package {package})")
+    return found
+
+
+def api_app_factory() -> Callable[[Box], object] | None:
+    """`api_server.make_app` once the API face exists, else None (its tests then skip)."""
+    try:
+        import api_server
+    except ImportError:
+        return None
+    return getattr(api_server, "make_app", None)
+
+
+def require_api_app_factory() -> Callable[[Box], object]:
+    factory = api_app_factory()
+    if factory is None:
+        pytest.skip("api_server.make_app is not there yet")
+    return factory
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+def free_tcp_port() -> int:
+    """A loopback port nobody listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
