@@ -11,11 +11,13 @@ from pathlib import Path
 from core.audit import STATE_SCHEMA, AuditLog
 from core.auth import AuthService
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
+from core.dns import DnsService
 from core.errors import ConfigError
 from core.mail.aliases import AliasService
 from core.mail.housekeeping import Housekeeping
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
 from core.mail.users import UserService
+from core.mfa import MfaService
 from core.storage.db import Database
 from core.storage.files import atomic_write
 
@@ -47,6 +49,10 @@ class Box:
         self.audit = AuditLog(self.state_db, clock)
         self.mail = MailServices(self)
         self.auth = AuthService(self)
+        self.dns = DnsService(self)
+        # DNS update as step 4 of the post-change housekeeping (BEHAVIOUR.md §3.12).
+        self.mail.housekeeping.after_change.append(self.dns.housekeeping_hook)
+        self.mfa = MfaService(self)
 
     @property
     def hostname(self) -> str:

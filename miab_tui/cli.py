@@ -208,6 +208,30 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mfa_list(args: argparse.Namespace) -> int:
+    methods = open_box(args.box).mfa.list_methods(args.email)
+    if args.json:
+        _out(json.dumps([{"id": m.id, "type": m.type, "label": m.label} for m in methods],
+                        indent=2, sort_keys=True))
+        return 0
+    if not methods:
+        _out(f"{args.email} has no MFA method enabled.")
+    for method in methods:
+        _out(f"{method.id}\t{method.type}\t{method.label or ''}".rstrip())
+    return 0
+
+
+def cmd_mfa_disable(args: argparse.Namespace) -> int:
+    """The way back in for a user (an admin too) who lost their authenticator: run as root
+    on the box, no login needed."""
+    box = open_box(args.box)
+    for method in box.mfa.disable(args.email, args.id, actor=CLI):
+        _out(f"disabled {method.type} #{method.id} {method.label or ''}".rstrip())
+    if not box.mfa.list_methods(args.email):
+        _out(f"{args.email} can now log in with the password alone.")
+    return 0
+
+
 # --- parser -------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     domains = sub.add_parser("domain", help="mail domains").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     command(domains, "list", cmd_domain_list, "list mail domains with counts")
+
+    mfa = sub.add_parser("mfa", help="multi-factor authentication").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = command(mfa, "list", cmd_mfa_list, "list a user's enabled MFA methods")
+    p.add_argument("email")
+    p.add_argument("--json", action="store_true")
+    p = command(mfa, "disable", cmd_mfa_disable,
+                "turn off a user's MFA (all methods, or one with --id)")
+    p.add_argument("email")
+    p.add_argument("--id", type=int, metavar="N", help="only the method with this id")
     return parser
 
 

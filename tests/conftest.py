@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from core import Box, init_box, seed_demo
+from core.dns.dnssec import ensure_keys
+from core.dns.sources import ensure_dkim_key, ensure_tls_key
 
 # 2026-11-24 12:00:00 UTC: every test and snapshot sees this time.
 FIXED_TIME = 1795521600.0
@@ -17,18 +20,37 @@ def fixed_clock() -> float:
     return FIXED_TIME
 
 
+@pytest.fixture(scope="session")
+def key_material(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DKIM, TLS and DNSSEC keys made once per session, in a STORAGE_ROOT layout: making
+    them is the slow part of a box's first DNS update."""
+    root = tmp_path_factory.mktemp("keys")
+    ensure_dkim_key(root / "mail" / "dkim", "box.example.com")
+    ensure_tls_key(root / "ssl")
+    ensure_keys(root / "dns" / "dnssec", "RSASHA256")
+    return root
+
+
+def copy_keys(material: Path, box: Box) -> None:
+    root = box.config.storage_root
+    for sub in ("mail/dkim", "ssl", "dns/dnssec"):
+        shutil.copytree(material / sub, root / sub, dirs_exist_ok=True)
+
+
 @pytest.fixture
-def box(tmp_path: Path) -> Box:
+def box(tmp_path: Path, key_material: Path) -> Box:
     """An empty box (no users) with the fixed clock."""
     b = init_box(tmp_path / "box", clock=fixed_clock)
+    copy_keys(key_material, b)
     yield b
     b.close()
 
 
 @pytest.fixture
-def demo_box(tmp_path: Path) -> Box:
+def demo_box(tmp_path: Path, key_material: Path) -> Box:
     """The seeded demo box; its admin is me@example.com / DEMO_ADMIN_PASSWORD."""
     b = init_box(tmp_path / "box", clock=fixed_clock)
+    copy_keys(key_material, b)
     seed_demo(b, admin_password=DEMO_ADMIN_PASSWORD)
     yield b
     b.close()
