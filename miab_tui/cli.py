@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     _out(f"Serving the API of {box.hostname} on http://{args.host}:{args.port}/ "
          f"(also under /admin/)")
-    serve(box, host=args.host, port=args.port, threads=args.threads)
+    serve(box, host=args.host, port=args.port, threads=args.threads, workers=args.workers)
     return 0
 
 
@@ -264,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "serve", cmd_serve, "serve the Mail-in-a-Box HTTP API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=10222)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes sharing the port (default: one per core)")
 
     p = command(sub, "api-key", cmd_api_key, "print the master API key")
     p.add_argument("--rotate", action="store_true",

@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import math
+import os
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
@@ -76,19 +77,21 @@ class AuthService:
     def __init__(self, box: Box) -> None:
         self._box = box
         self._verifier = PasswordVerifier()
-        self._master_cache: tuple[float, str] | None = None
+        self._master_cache: tuple[int, str] | None = None
+        # A plain string: building the Path on every request costs more than the HMAC.
+        self._key_path = str(box.config.api_key_path)
 
     # --- the master key -------------------------------------------------------------------
 
     def master_key(self) -> str:
         """The system API key from the key file (re-read when the file changes)."""
-        path = self._box.config.api_key_path
         try:
-            mtime = path.stat().st_mtime_ns
+            mtime = os.stat(self._key_path).st_mtime_ns
         except FileNotFoundError:
             return ""
         if self._master_cache is None or self._master_cache[0] != mtime:
-            self._master_cache = (mtime, path.read_text(encoding="ascii").strip())
+            with open(self._key_path, encoding="ascii") as f:
+                self._master_cache = (mtime, f.read().strip())
         return self._master_cache[1]
 
     def rotate_master_key(self) -> str:
