@@ -8,7 +8,7 @@ from bottle import Bottle, JSONPlugin
 
 from api_server import errors
 from api_server.auth_plugin import AuthPlugin
-from api_server.routes import mail, user
+from api_server.routes import dns, mail, mfa, user
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -24,4 +24,6 @@ def make_app(box: Box) -> Bottle:
     app.install(AuthPlugin(box.auth))
     user.register(app, box)
     mail.register(app, box)
+    dns.register(app, box)
+    mfa.register(app, box)
     return app

@@ -218,7 +218,9 @@ def check_value_syntax(rtype: str, value: str) -> None:
 
 
 def _refuse(rtype: str, value: str, detail: str) -> None:
-    raise ValidationError(f"Invalid {rtype} value '{value}': use {_FORMS[rtype]} ({detail}).",
+    # A refused 70,000-character TXT value should not come back whole in the message.
+    shown = value if len(value) <= 80 else value[:60] + f"… ({len(value)} characters)"
+    raise ValidationError(f"Invalid {rtype} value '{shown}': use {_FORMS[rtype]} ({detail}).",
                           field="value")
 
 

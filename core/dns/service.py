@@ -453,6 +453,8 @@ class DnsService:
                 if value == "":
                     raise ValidationError("No value for the record provided.", field="value")
             rtype, value = custom_mod.validate_record(qname, rtype, value, self.zones())
+            if value is not None:
+                _check_name_lengths(qname, rtype, value)
             changed = self._change_custom(qname, rtype, value, action)
         if not changed:
             return Change.of(NOTHING_CHANGED)
@@ -535,6 +537,24 @@ class DnsService:
             with self._locked():
                 select_algorithm(self.dnssec_dir, algorithm)
                 return self._update(force=True)
+
+
+# A DNS name is at most 255 octets on the wire: 253 characters written without the final dot.
+MAX_NAME_CHARS: Final = 253
+
+
+def _check_name_lengths(qname: str, rtype: str, value: str) -> None:
+    """Our addition to the reference's checks: its name pattern allows 126 labels of 63
+    characters, but a longer name cannot be signed, so the zone would keep failing to update
+    until the record was removed. Refused up front instead.
+
+    Raises:
+        ValidationError: `Invalid name.` / `Invalid value.` (the pattern's own messages).
+    """
+    if len(qname.rstrip(".")) > MAX_NAME_CHARS:
+        raise ValidationError("Invalid name.", field="qname")
+    if rtype in ("CNAME", "NS") and len(value.rstrip(".")) > MAX_NAME_CHARS:
+        raise ValidationError("Invalid value.", field="value")
 
 
 def _read_or_none(path: Path) -> str | None:

@@ -87,6 +87,20 @@ class MfaService:
                                   (user_id,))
         return tuple(MfaMethod(id=int(i), type=t, label=label) for i, t, label in rows)
 
+    def methods_by_user(self) -> dict[str, tuple[MfaMethod, ...]]:
+        """Every user's enabled methods in one query, keyed by email (users without any are
+        left out): the admin's overview of who has a second factor."""
+        if not self._box.schema.has_mfa:
+            return {}
+        methods: dict[str, list[MfaMethod]] = {}
+        rows = self._box.db.query(
+            "SELECT users.email, mfa.id, mfa.type, mfa.label FROM mfa"
+            " JOIN users ON users.id = mfa.user_id ORDER BY mfa.id")
+        for email, mfa_id, mfa_type, label in rows:
+            methods.setdefault(email, []).append(
+                MfaMethod(id=int(mfa_id), type=mfa_type, label=label))
+        return {email: tuple(found) for email, found in methods.items()}
+
     def provision_totp(self, email: str | None) -> TotpProvisioning:
         """A new secret with its otpauth URI and PNG QR code (SYSTEM.md §4); stores nothing.
 
@@ -183,6 +197,8 @@ class MfaService:
             try:
                 number = int(mfa_id)
             except ValueError:
+                return ()
+            if not -(2 ** 63) <= number < 2 ** 63:  # SQLite integers; no row has such an id
                 return ()
             where, params = "user_id=? AND id=?", [user_id, number]
         rows = conn.execute(f"SELECT id, type, label FROM mfa WHERE {where} ORDER BY id",

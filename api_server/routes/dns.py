@@ -1,0 +1,119 @@
+"""The spec's DNS tag: zones, zone files, the update, secondary nameservers, custom records and
+the dump (BEHAVIOUR.md §4, DNS.md §4-§9).
+
+Bodies follow the reference byte for byte; where it and the spec disagree (zone file and
+update content types, the dump's `rtype` key, an empty A body without `X-Forwarded-For`)
+docs/compatibility.md ("DNS operations") records what we answer and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bottle import Bottle, HTTPResponse, request
+
+from api_server import responses
+from api_server.fields import field
+from api_server.routes import actor, paths
+from core.dns.service import EMPTY_UPDATE, NOTHING_CHANGED
+
+if TYPE_CHECKING:
+    from core.auth import Caller
+    from core.box import Box
+    from core.dns.records import CustomRecord, DnsRecord
+    from core.results import Change
+
+
+def custom_json(records: Sequence[CustomRecord]) -> list[dict[str, str]]:
+    """§4.6's shape (v0.51: no HEAD `zone`/`sort-order` keys)."""
+    return [{"qname": r.qname, "rtype": r.rtype, "value": r.value} for r in records]
+
+
+def dump_json(dump: Sequence[tuple[str, Sequence[DnsRecord]]]) -> list[list[object]]:
+    """§4.8's `[zone, [records]]` pairs, with the reference's `rtype` key (the spec: `type`)."""
+    return [[zone, [{"explanation": r.explanation, "qname": r.qname, "rtype": r.rtype,
+                     "value": r.value} for r in records]] for zone, records in dump]
+
+
+def record_value() -> str:
+    """§4.7: the record value is the raw body (whatever its content type, so `curl -d` and
+    acme.sh work), ASCII only with anything else dropped, stripped."""
+    return request.body.read().decode("ascii", "ignore").strip()
+
+
+def forwarded_address() -> str | None:
+    """The caller's IP as nginx forwards it: the default value of an empty A/AAAA body.
+    Only the first address counts (the reference took the whole header, which fails as an
+    IP once a second proxy appends to it). None without the header: core then refuses."""
+    first = request.environ.get("HTTP_X_FORWARDED_FOR", "").split(",", 1)[0].strip()
+    return first or None
+
+
+def edit_text(change: Change) -> str:
+    """§4.7's result: the update's output lines, or the reference's bare words (no newline)."""
+    if change.lines in ((NOTHING_CHANGED,), (EMPTY_UPDATE,)):
+        return change.lines[0]
+    return change.text
+
+
+def register(app: Bottle, box: Box) -> None:
+    dns = box.dns
+    # `rtype` defaults to A when the path has none (§4.7); core upper-cases it.
+    custom_paths = paths("/dns/custom/<qname>") + paths("/dns/custom/<qname>/<rtype>")
+
+    @app.get(paths("/dns/zones"))
+    def zones() -> HTTPResponse:
+        return responses.json(list(dns.zones()))
+
+    @app.get(paths("/dns/zonefile/<zone>"))
+    def zonefile(zone: str) -> HTTPResponse:
+        # text/plain as the reference sends it; an unknown zone is core's ValidationError,
+        # hence a 400 with its message (the reference lets it escape as a 500).
+        return responses.plain(dns.zonefile(zone), 200)
+
+    @app.post(paths("/dns/update"))
+    def update(caller: Caller) -> HTTPResponse:
+        change = dns.update(force=field("force") == "1", actor=actor(caller))
+        return responses.text(change.text)
+
+    @app.get(paths("/dns/secondary-nameserver"))
+    def secondary_nameservers() -> HTTPResponse:
+        return responses.json({"hostnames": list(dns.secondary_nameservers())})
+
+    @app.post(paths("/dns/secondary-nameserver"))
+    def set_secondary_nameservers(caller: Caller) -> HTTPResponse:
+        change = dns.set_secondary_nameservers(field("hostnames"), actor=actor(caller))
+        return responses.text(change.text)
+
+    @app.get(paths("/dns/custom"))
+    def custom_records() -> HTTPResponse:
+        return responses.json(custom_json(dns.custom_records()))
+
+    @app.get(custom_paths)
+    def custom_records_of(qname: str, rtype: str = "A") -> HTTPResponse:
+        return responses.json(custom_json(dns.custom_records(qname, rtype)))
+
+    @app.post(custom_paths)
+    def add_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
+        change = dns.add_custom_record(qname, rtype, record_value(),
+                                       default_address=forwarded_address(),
+                                       actor=actor(caller))
+        return responses.text(edit_text(change))
+
+    @app.put(custom_paths)
+    def set_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
+        change = dns.set_custom_record(qname, rtype, record_value(),
+                                       default_address=forwarded_address(),
+                                       actor=actor(caller))
+        return responses.text(edit_text(change))
+
+    @app.delete(custom_paths)
+    def remove_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
+        # An empty body removes every value of qname+rtype (core reads "" as "all").
+        change = dns.remove_custom_record(qname, rtype, record_value(), actor=actor(caller))
+        return responses.text(edit_text(change))
+
+    @app.get(paths("/dns/dump"))
+    def dump() -> HTTPResponse:
+        return responses.json(dump_json(dns.dump()))
