@@ -13,7 +13,9 @@ from textual.screen import Screen
 from miab_tui.areas import AREAS
 from miab_tui.screens.activity import ActivityScreen
 from miab_tui.screens.aliases import AliasesScreen
+from miab_tui.screens.dns import DnsScreen
 from miab_tui.screens.domains import DomainsScreen
+from miab_tui.screens.mfa import MfaScreen
 from miab_tui.screens.users import UsersScreen
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ class MiabApp(App[None]):
         "aliases": AliasesScreen,
         "domains": DomainsScreen,
         "activity": ActivityScreen,
+        "mfa": MfaScreen,
+        "dns": DnsScreen,
     }
     DEFAULT_MODE = "users"
     BINDINGS: ClassVar[list[BindingType]] = [

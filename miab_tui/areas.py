@@ -18,4 +18,6 @@ AREAS: Final = (
     Area("aliases", "Aliases", "Mail aliases, catch-alls, domain aliases, permitted senders"),
     Area("domains", "Domains", "Mail domains with their counts of users and aliases"),
     Area("activity", "Activity", "The audit log: who changed what, from which face"),
+    Area("mfa", "MFA", "Users' second factors (TOTP): enrol an app, disable methods"),
+    Area("dns", "DNS", "Zones, records, custom records, secondary NS, DNSSEC, the DNS update"),
 )
