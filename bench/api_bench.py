@@ -142,7 +142,7 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} cores; wrk -t2 -c8 -d{args.seconds}s; "
           "data: 20 domains, 1,000 users, 2,064 aliases")
-    print(f"| route | req/s | p50 ms | p99 ms | reference |")
+    print("| route | req/s | p50 ms | p99 ms | reference |")
     print("|---|---:|---:|---:|---|")
     for label, ref, (rps, p50, p99) in rows:
         print(f"| {label} | {rps:,.0f} | {p50:.1f} | {p99:.1f} | {REFERENCE[ref]} |")

@@ -198,9 +198,9 @@ class AliasService:
     def remove_alias(self, address: str, *, actor: Actor = CONSOLE) -> Change:
         """Raises: NotFound: no such alias."""
         address = sanitize_idn_email_address(address)
-        with self._box.audit.recording(actor, "remove alias", address):
-            with self._box.db.write() as conn:
-                cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
-                if cursor.rowcount != 1:
-                    raise NotFound(f"That's not an alias ({address}).", field="address")
+        with self._box.audit.recording(actor, "remove alias", address), \
+                self._box.db.write() as conn:
+            cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
+            if cursor.rowcount != 1:
+                raise NotFound(f"That's not an alias ({address}).", field="address")
         return self._box.mail.housekeeping.kick("alias removed")

@@ -72,13 +72,9 @@ def sha512_crypt_py(password: bytes, salt: str, rounds: int = _DEFAULT_ROUNDS,
     p_bytes = _repeat_to(hashlib.sha512(password * len(password)).digest(), len(password))
     s_bytes = _repeat_to(hashlib.sha512(salt_b * (16 + digest_a[0])).digest(), len(salt_b))
     c = digest_a
-    # Precompute the six possible inputs of the round loop (it only varies by i % 2, 3, 7).
     sha = hashlib.sha512
     for i in range(rounds):
-        if i & 1:
-            data = p_bytes
-        else:
-            data = c
+        data = p_bytes if i & 1 else c
         if i % 3:
             data += s_bytes
         if i % 7:

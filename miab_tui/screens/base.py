@@ -157,6 +157,12 @@ class AreaScreen(Screen[None]):
     def run_change(self, operation: Callable[[], Change | str | None], done: str,
                    target: str = "Done") -> None:
         """Call core off the UI thread; report the result or core's refusal."""
+        self.perform_change(operation, done, target)
+
+    def perform_change(self, operation: Callable[[], Change | str | None], done: str,
+                       target: str) -> None:
+        """The worker edge, on a worker thread: core's refusal or any failure becomes a
+        message, never a traceback."""
         try:
             result = operation()
         except MiabError as exc:

@@ -23,7 +23,6 @@ from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent,
 from core.dns.dnssec import ALGORITHMS
 from core.dns.records import CustomRecord, DnsRecord
 from core.dns.service import NOTHING_CHANGED, DsRecord, FileDiff, Zone
-from core.errors import MiabError
 from core.mail.addresses import prettify_domain
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
@@ -31,7 +30,7 @@ from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.dns_algorithm import DnsAlgorithmDialog
 from miab_tui.modals.dns_record_form import DnsRecordForm
 from miab_tui.modals.dns_secondary_form import DnsSecondaryForm
-from miab_tui.screens.base import TUI_ACTOR, AreaScreen, summarise
+from miab_tui.screens.base import TUI_ACTOR, AreaScreen
 from miab_tui.widgets.nav_bar import NavBar
 from miab_tui.widgets.record_table import Column, RecordTable, Row
 from miab_tui.widgets.text_view import DiffView, TextView
@@ -460,15 +459,7 @@ class DnsScreen(AreaScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="dns-update")
     def _run_busy(self, operation: Callable[[], Change | str | None], done: str) -> None:
-        try:
-            result = operation()
-        except MiabError as exc:
-            self.post_message(ChangeRefused(exc.message))
-            return
-        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
-            self.post_message(ChangeRefused(f"The change failed: {exc}"))
-            return
-        self.post_message(ChangeMade(summarise(result, done), "DNS"))
+        self.perform_change(operation, done, "DNS")
 
     def on_change_made(self, message: ChangeMade) -> None:
         # The base class then notifies and reloads.

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import pyotp
-import pytest
 from openapi_core.testing import MockRequest, MockResponse
 from webtest import TestResponse
 

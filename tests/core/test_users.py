@@ -211,10 +211,10 @@ def test_bad_input_changes_nothing(box: Box) -> None:
 
 def test_v051_schema_is_used_as_it_is(tmp_path) -> None:
     """A v0.51 box has no quota column and no auto_aliases table; we must not add them."""
+    from core import init_box
     from core.config import load_config
     from core.mail.schema import V051_SCHEMA, create_schema
     from core.storage.db import Database
-    from core import init_box
 
     box = init_box(tmp_path / "old")
     box.close()

@@ -3,7 +3,6 @@ the slow part of a first DNS update), a resolver that needs no network, SSH host
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
