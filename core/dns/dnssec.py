@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -26,8 +27,10 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.zone
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.RRSIG import RRSIG
 
 from core.storage.files import atomic_write
 
@@ -361,8 +364,7 @@ class ZoneSigner:
             hit = self._cache.get(cache_key)
         if hit is not None:
             return hit
-        rrsig = dns.dnssec.sign((name, rds), key.private_key, origin, key.dnskey,
-                                inception=window[0], expiration=window[1], origin=origin)
+        rrsig = make_rrsig(name, rds, key, origin, window)
         with self._lock:
             self._cache[cache_key] = rrsig
         return rrsig
@@ -395,6 +397,45 @@ class ZoneSigner:
                 dns.rdataclass.IN, dns.rdatatype.NSEC3, ttl,
                 f"{NSEC3_ALGORITHM} 0 {NSEC3_ITERATIONS} - {following} " + " ".join(types[name]))
             self._emit_name(lines, owner, [rds], origin, keysets, window, delegated=False)
+
+
+# DNSSEC algorithm number -> (hash, curve size in bytes for ECDSA or 0 for RSA).
+_SIGNING: Final[dict[int, tuple[type[hashes.HashAlgorithm], int]]] = {
+    5: (hashes.SHA1, 0), 7: (hashes.SHA1, 0), 8: (hashes.SHA256, 0), 10: (hashes.SHA512, 0),
+    13: (hashes.SHA256, 32), 14: (hashes.SHA384, 48),
+}
+
+
+def make_rrsig(name: dns.name.Name, rds: dns.rdataset.Rdataset, key: DnssecKey,
+               signer: dns.name.Name, window: tuple[int, int]) -> dns.rdata.Rdata:
+    """The RRSIG over one RRset (RFC 4034 §3.1.8.1), signed directly with cryptography.
+
+    dnspython's `dns.dnssec.sign` does the same with more general machinery; doing the
+    canonical form here halves the cost of signing a box's zones (bench/dns_bench.py).
+    """
+    if key.algorithm not in _SIGNING:
+        return dns.dnssec.sign((name, rds), key.private_key, signer, key.dnskey,
+                               inception=window[0], expiration=window[1], origin=signer)
+    labels = len(name) - 1 - (1 if name.is_wild() else 0)
+    # The RRSIG RDATA without its signature, in canonical form, is the signed prefix.
+    data = bytearray(struct.pack("!HBBIIIH", rds.rdtype, key.algorithm, labels, rds.ttl,
+                                 window[1], window[0], key.tag))
+    data += signer.canonicalize().to_wire()
+    header = name.canonicalize().to_wire() + struct.pack("!HHI", rds.rdtype, rds.rdclass,
+                                                         rds.ttl)
+    for rdata in sorted({rd.to_digestable(signer) for rd in rds}):
+        data += header + struct.pack("!H", len(rdata)) + rdata
+    hash_cls, curve_bytes = _SIGNING[key.algorithm]
+    private = key.private_key
+    if curve_bytes:
+        assert isinstance(private, ec.EllipticCurvePrivateKey)
+        r, s = utils.decode_dss_signature(private.sign(bytes(data), ec.ECDSA(hash_cls())))
+        signature = r.to_bytes(curve_bytes, "big") + s.to_bytes(curve_bytes, "big")
+    else:
+        assert isinstance(private, rsa.RSAPrivateKey)
+        signature = private.sign(bytes(data), padding.PKCS1v15(), hash_cls())
+    return RRSIG(rds.rdclass, dns.rdatatype.RRSIG, rds.rdtype, key.algorithm, labels, rds.ttl,
+                 window[1], window[0], key.tag, signer, signature)
 
 
 def _rr_lines(name: dns.name.Name, rds: dns.rdataset.Rdataset) -> list[str]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -27,6 +29,7 @@ from core.dns.dnssec import (
     SELECTABLE,
     DnssecKeyError,
     KeySet,
+    SignedZone,
     ZoneSigner,
     ds_lines,
     ensure_keys,
@@ -330,15 +333,27 @@ class DnsService:
             facts, custom = self._facts()  # again: the keys just made feed DKIM and TLSA
             now = self._box.clock()
             updated: list[str] = []
-            for zone, path, _existing, text, changed in self._plan(facts, force):
-                if not changed or not keysets:
-                    continue
+            work = [(zone, path, text) for zone, path, _existing, text, changed
+                    in self._plan(facts, force) if changed and keysets]
+
+            def sign(item: tuple[str, Path, str]) -> SignedZone | Exception:
+                zone, _path, text = item
                 try:
-                    signed = self._signer.sign(zone, text, keysets_for_zone(zone, keysets), now)
+                    return self._signer.sign(zone, text, keysets_for_zone(zone, keysets), now)
                 except (dns.exception.DNSException, DnssecKeyError, ValueError) as exc:
+                    return exc
+
+            # The RSA/ECDSA signing releases the GIL: a rebuild of many zones uses every core.
+            if len(work) > 1:
+                with ThreadPoolExecutor(min(len(work), os.cpu_count() or 1)) as pool:
+                    results = list(pool.map(sign, work))
+            else:
+                results = [sign(item) for item in work]
+            for (zone, path, text), signed in zip(work, results, strict=True):
+                if isinstance(signed, Exception):
                     # A zone that fails to build keeps its last good files.
                     problems.append(f"DNS zone {zone} was not updated and keeps its last good "
-                                    f"version: {exc}")
+                                    f"version: {signed}")
                     continue
                 atomic_write(path, text)
                 atomic_write(path.with_name(path.name + ".signed"), signed.text)
