@@ -7,6 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.binding import Binding, BindingType
 
+from core.mail.addresses import prettify_idn_email_address
 from core.mail.users import DomainUsers, MailUser, human_size
 from miab_tui.messages import UsersLoaded
 from miab_tui.modals.confirm import ConfirmDialog
@@ -37,9 +38,10 @@ def user_rows(groups: tuple[DomainUsers, ...]) -> tuple[list[Row], list[str], di
             archived = user.status != "active"
             status = "archived" if archived else "active"
             admin = "admin" if user.is_admin else ""
-            rows.append(Row(user.email, (domain, user.email, admin, status, quota_text(user),
+            shown = prettify_idn_email_address(user.email)  # IDN domains in Unicode
+            rows.append(Row(user.email, (domain, shown, admin, status, quota_text(user),
                                          size_text(user)), muted=archived))
-            search.append(f"{user.email} {domain} {admin} {status}".lower())
+            search.append(f"{user.email} {shown} {domain} {admin} {status}".lower())
             users[user.email] = user
     return rows, search, users
 
