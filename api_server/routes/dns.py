@@ -39,7 +39,8 @@ def dump_json(dump: Sequence[tuple[str, Sequence[DnsRecord]]]) -> list[list[obje
 def record_value() -> str:
     """§4.7: the record value is the raw body (whatever its content type, so `curl -d` and
     acme.sh work), ASCII only with anything else dropped, stripped."""
-    return request.body.read().decode("ascii", "ignore").strip()
+    body: bytes = request.body.read()
+    return body.decode("ascii", "ignore").strip()
 
 
 def forwarded_address() -> str | None:

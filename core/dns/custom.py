@@ -99,7 +99,7 @@ def read_custom_file(path: Path) -> CustomFile:
     return parse_custom_yaml(text)
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]
     """Block style as rtyaml writes it; long values stay on one line."""
 
 

@@ -420,8 +420,8 @@ def make_rrsig(name: dns.name.Name, rds: dns.rdataset.Rdataset, key: DnssecKey,
     # The RRSIG RDATA without its signature, in canonical form, is the signed prefix.
     data = bytearray(struct.pack("!HBBIIIH", rds.rdtype, key.algorithm, labels, rds.ttl,
                                  window[1], window[0], key.tag))
-    data += signer.canonicalize().to_wire()
-    header = name.canonicalize().to_wire() + struct.pack("!HHI", rds.rdtype, rds.rdclass,
+    data += signer.to_digestable()
+    header = name.to_digestable() + struct.pack("!HHI", rds.rdtype, rds.rdclass,
                                                          rds.ttl)
     for rdata in sorted({rd.to_digestable(signer) for rd in rds}):
         data += header + struct.pack("!H", len(rdata)) + rdata
@@ -434,8 +434,9 @@ def make_rrsig(name: dns.name.Name, rds: dns.rdataset.Rdataset, key: DnssecKey,
     else:
         assert isinstance(private, rsa.RSAPrivateKey)
         signature = private.sign(bytes(data), padding.PKCS1v15(), hash_cls())
-    return RRSIG(rds.rdclass, dns.rdatatype.RRSIG, rds.rdtype, key.algorithm, labels, rds.ttl,
-                 window[1], window[0], key.tag, signer, signature)
+    return RRSIG(  # type: ignore[no-untyped-call]
+        rds.rdclass, dns.rdatatype.RRSIG, rds.rdtype, key.algorithm, labels, rds.ttl,
+        window[1], window[0], key.tag, signer, signature)
 
 
 def _rr_lines(name: dns.name.Name, rds: dns.rdataset.Rdataset) -> list[str]:

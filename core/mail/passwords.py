@@ -112,7 +112,7 @@ class _LibCrypt:
         out = self._fn(password, setting.encode("ascii"), buf, _CRYPT_DATA_SIZE)
         if not out or out.startswith(b"*"):
             return None
-        return out.decode("ascii")
+        return str(out.decode("ascii"))
 
 
 try:

@@ -16,6 +16,7 @@ from core.mail.addresses import is_dcv_address, prettify_domain, validate_email
 from core.mail.domains import sort_domains, sort_email_addresses
 from core.mail.passwords import hash_password, validate_password
 from core.results import Change
+from core.storage.db import Database
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -140,7 +141,7 @@ class UserService:
         self._box = box
 
     @property
-    def _db(self):  # noqa: ANN202 - internal shorthand
+    def _db(self) -> Database:
         return self._box.db
 
     def _mailbox_path(self, email: str) -> Path:
@@ -241,7 +242,7 @@ class UserService:
         rows = self._db.query("SELECT quota FROM users WHERE email=?", (email,))
         if not rows:
             raise NotFound(f"That's not a user ({email}).", field="email")
-        return rows[0][0]
+        return str(rows[0][0])
 
     # --- changing -------------------------------------------------------------------------
 
