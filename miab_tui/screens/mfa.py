@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Label
 
 from core.errors import MiabError
+from core.mail.addresses import prettify_idn_email_address
 from core.mail.users import DomainUsers
 from core.mfa import MfaMethod
 from miab_tui.messages import ChangeRefused, RecordsLoaded
@@ -56,8 +57,9 @@ def mfa_rows(groups: tuple[DomainUsers, ...], methods: dict[str, tuple[MfaMethod
         admin = "admin" if user.is_admin else ""
         count = str(len(user.methods)) if user.methods else ""
         labels = ", ".join(m.label or f"#{m.id}" for m in user.methods)
-        rows.append(Row(user.email, (user.email, admin, count, labels)))
-        search.append(f"{user.email} {admin} {'mfa' if user.methods else 'none'} "
+        shown = prettify_idn_email_address(user.email)  # IDN domains in Unicode
+        rows.append(Row(user.email, (shown, admin, count, labels)))
+        search.append(f"{user.email} {shown} {admin} {'mfa' if user.methods else 'none'} "
                       f"{labels}".lower())
     return rows, search, {user.email: user for user in users}
 
