@@ -16,6 +16,7 @@ from pathlib import Path
 from core import Box, init_box, open_box, seed_demo
 from core.audit import Actor
 from core.errors import MiabError
+from core.mail.listing import alias_text, aliases_listing, users_listing
 from core.mail.users import human_size
 
 CLI = Actor("root", "cli")
@@ -104,11 +105,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     groups = box.mail.users.list_users()
     if args.json:
-        data = [{"domain": g.domain_display,
-                 "users": [{"email": u.email, "privileges": list(u.privileges),
-                            "status": u.status, "mailbox": u.mailbox, "quota": u.quota}
-                           for u in g.users]} for g in groups]
-        _out(json.dumps(data, indent=2, sort_keys=True))
+        _out(json.dumps(users_listing(groups, box.schema.has_quota), indent=2, sort_keys=True))
         return 0
     for group in groups:
         for user in group.users:
@@ -168,17 +165,10 @@ def cmd_user_quota(args: argparse.Namespace) -> int:
 def cmd_alias_list(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     if args.json:
-        data = [{"domain": g.domain_display,
-                 "aliases": [{"address": a.address, "address_display": a.address_display,
-                              "forwards_to": list(a.forwards_to),
-                              "permitted_senders": (list(a.senders) if a.senders is not None
-                                                    else None),
-                              "required": a.required} for a in g.aliases]}
-                for g in box.mail.aliases.list_aliases()]
-        _out(json.dumps(data, indent=2, sort_keys=True))
+        _out(json.dumps(aliases_listing(box.mail.aliases.list_aliases()), indent=2,
+                        sort_keys=True))
         return 0
-    for address, destination, senders in box.mail.aliases.text_rows():
-        _out(f"{address}\t{destination}\t{senders or ''}")
+    _out(alias_text(box.mail.aliases.text_rows()))
     return 0
 
 

@@ -10,65 +10,17 @@ from bottle import Bottle, HTTPResponse
 from api_server import responses
 from api_server.fields import field
 from api_server.routes import actor, paths
-from core.mail.aliases import Alias, DomainAliases
-from core.mail.users import DomainUsers, MailUser, human_size, quota_bytes
+from core.mail.aliases import DomainAliases
+from core.mail.listing import alias_text, aliases_listing, users_listing
+from core.mail.users import DomainUsers
 
 if TYPE_CHECKING:
     from core.auth import Caller
     from core.box import Box
 
 
-def quota_fields(quota: str, size: int | None) -> dict[str, object]:
-    """Upstream HEAD's usage figures: `percent` is '' for an unlimited (`0`) quota and '?'
-    when the mailbox's size is unknown."""
-    try:
-        limit = quota_bytes(quota)
-    except ValueError:  # a quota some other tool wrote; show it, don't fail the listing
-        limit = None
-    if size is None or limit is None:
-        return {"quota": quota, "box_quota": "?", "box_size": "?",
-                "percent": "" if quota == "0" else "?"}
-    percent = "" if limit == 0 else f"{int(size / limit * 100):3d}%"
-    return {"quota": quota, "box_quota": limit, "box_size": human_size(size),
-            "percent": percent}
-
-
-def user_json(user: MailUser, with_quota: bool) -> dict[str, object]:
-    """One user as §3.1 lists it: `mailbox` only for archived (inactive) accounts."""
-    if user.status == "inactive":
-        entry: dict[str, object] = {"email": user.email, "privileges": [],
-                                    "status": "inactive", "mailbox": user.mailbox}
-        if with_quota:
-            entry.update(box_quota="?", box_size="?", percent="?")
-        return entry
-    entry = {"email": user.email, "privileges": list(user.privileges), "status": "active"}
-    if with_quota and user.quota is not None:
-        entry.update(quota_fields(user.quota, user.box_size))
-    return entry
-
-
-def alias_json(alias: Alias) -> dict[str, object]:
-    senders = alias.senders
-    entry: dict[str, object] = {
-        "address": alias.address, "address_display": alias.address_display,
-        # An empty destination (permitted senders only) lists as [] rather than the
-        # reference's [""] (docs/compatibility.md).
-        "forwards_to": list(alias.forwards_to),
-        "permitted_senders": None if senders is None else list(senders),
-        "required": alias.required}
-    if alias.auto:
-        entry["auto"] = True
-    return entry
-
-
 def lines(items: Sequence[str]) -> str:
     return "".join(item + "\n" for item in items)
-
-
-def alias_lines(rows: Sequence[tuple[str, str, str | None]]) -> str:
-    """§3.9's text form: address, destination, permitted senders ('' for NULL)."""
-    return "".join(f"{address}\t{destination}\t{senders or ''}\n"
-                   for address, destination, senders in rows)
 
 
 def register(app: Bottle, box: Box) -> None:
@@ -78,16 +30,10 @@ def register(app: Bottle, box: Box) -> None:
     memo = responses.BodyMemo()
 
     def render_users(groups: tuple[DomainUsers, ...]) -> str:
-        return responses.render_json([
-            {"domain": group.domain_display,
-             "users": [user_json(user, with_quota) for user in group.users]}
-            for group in groups])
+        return responses.render_json(users_listing(groups, with_quota))
 
     def render_aliases(groups: tuple[DomainAliases, ...]) -> str:
-        return responses.render_json([
-            {"domain": group.domain_display,
-             "aliases": [alias_json(alias) for alias in group.aliases]}
-            for group in groups])
+        return responses.render_json(aliases_listing(groups))
 
     @app.get(paths("/mail/users"))
     def list_users() -> HTTPResponse:
@@ -149,7 +95,7 @@ def register(app: Bottle, box: Box) -> None:
         if field("format", source="query") == "json":
             return responses.json_body(
                 memo.render("aliases", aliases.list_aliases(), render_aliases))
-        return responses.text(memo.render("aliases-text", aliases.text_rows(), alias_lines))
+        return responses.text(memo.render("aliases-text", aliases.text_rows(), alias_text))
 
     @app.post(paths("/mail/aliases/add"))
     def add_alias(caller: Caller) -> HTTPResponse:
