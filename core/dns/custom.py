@@ -9,11 +9,10 @@ instead of breaking the zone at the next update.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, NoReturn
 
 import dns.exception
 import dns.rdata
@@ -22,8 +21,8 @@ import dns.rdatatype
 import yaml
 
 from core.dns.records import CustomRecord
-from core.dns.zones import quote_txt
 from core.errors import ValidationError
+from core.formats import DNS_NAME_RE, FormatError, yaml_document, zone_rdata
 
 Action = Literal["add", "set", "remove"]
 RecordType = Literal["A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "SSHFP", "TXT"]
@@ -31,9 +30,9 @@ RecordType = Literal["A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "SSHFP", "T
 SECONDARY_NS_QNAME: Final = "_secondary_nameserver"
 RECORD_TYPES: Final = ("A", "AAAA", "CAA", "CNAME", "MX", "NS", "SRV", "SSHFP", "TXT")
 
-# DNS.md §5, verbatim: names for qnames and CNAME/NS targets.
-NAME_RE: Final = re.compile(
-    r"^(?!\-)(?:[*][.])?(?:[a-zA-Z\d\-_]{0,62}[a-zA-Z\d_]\.){1,126}(?!\d+)[a-zA-Z\d_]{1,63}(\.?)$")
+# DNS.md §5, verbatim: names for qnames and CNAME/NS targets (matched whole: its `$` alone
+# would let a final newline through).
+NAME_RE: Final = DNS_NAME_RE
 
 # Our addition: what each free-text type must look like, for the refusal message.
 _FORMS: Final = {
@@ -43,6 +42,8 @@ _FORMS: Final = {
     "SSHFP": "ALGORITHM TYPE FINGERPRINT, e.g. 4 2 0F3A…9C (hexadecimal)",
     "TXT": "printable text",
 }
+SCOPE_ID_MESSAGE: Final = ("An IPv6 address with a zone index (the part from %) cannot be "
+                           "published in DNS.")
 # One record's data is at most 65535 bytes; each 255-byte TXT chunk costs one length byte.
 TXT_MAX_CHARS: Final = 65535 - 65535 // 256 - 1
 
@@ -121,6 +122,10 @@ def render_custom_yaml(records: Iterable[CustomRecord]) -> str:
                        for rtype, values in by_rtype.items()}
     if not data:
         return "{}\n"
+    return yaml_document(data, _dump)
+
+
+def _dump(data: object) -> str:
     text: str = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
                           allow_unicode=True, width=1 << 30)
     return text
@@ -162,7 +167,7 @@ def validate_record(qname: str, rtype: str, value: str | None,
                               "managed by this box.", field="qname")
     if value is None or qname == SECONDARY_NS_QNAME:
         return rtype, value
-    if not NAME_RE.search(qname):
+    if not NAME_RE.fullmatch(qname):
         raise ValidationError("Invalid name.", field="qname")
     if rtype in ("A", "AAAA"):
         if value != "local":
@@ -174,12 +179,16 @@ def validate_record(qname: str, rtype: str, value: str | None,
                 raise ValidationError("That's an IPv6 address.", field="value")
             if rtype == "AAAA" and not isinstance(address, ipaddress.IPv6Address):
                 raise ValidationError("That's an IPv4 address.", field="value")
+            if "%" in value or getattr(address, "scope_id", None) is not None:
+                # Ours: ipaddress accepts `fe80::1%eth0` (and any text after the %); no zone
+                # file can hold it, so the zone would stop updating.
+                raise ValidationError(SCOPE_ID_MESSAGE, field="value")
     elif rtype in ("CNAME", "NS"):
         if rtype == "NS" and qname == zone:
             raise ValidationError("NS records can only be set for subdomains.", field="qname")
         if not value.endswith("."):
             value += "."
-        if not NAME_RE.search(value):
+        if not NAME_RE.fullmatch(value):
             raise ValidationError("Invalid value.", field="value")
     elif rtype in ("TXT", "SRV", "MX", "SSHFP", "CAA"):
         check_value_syntax(rtype, value)
@@ -195,16 +204,15 @@ def check_value_syntax(rtype: str, value: str) -> None:
     Raises:
         ValidationError: `Invalid MX value '...': use PRIORITY HOST., e.g. ... (detail)`.
     """
-    if rtype == "TXT":
-        if not value.isprintable():
-            _refuse(rtype, value, "control characters are not allowed")
-        if len(value) > TXT_MAX_CHARS:
-            _refuse(rtype, value, f"longer than {TXT_MAX_CHARS} characters")
-        text = quote_txt(value)
-    else:
-        if not value.isprintable():
-            _refuse(rtype, value, "control characters are not allowed")
-        text = value
+    if not value.isprintable():
+        _refuse(rtype, value, "control characters are not allowed")
+    if rtype == "TXT" and len(value) > TXT_MAX_CHARS:
+        _refuse(rtype, value, f"longer than {TXT_MAX_CHARS} characters")
+    try:
+        # The zone-text validator: one line, nothing opened and left open, no comment.
+        text = zone_rdata(rtype, value)
+    except FormatError as exc:
+        _refuse(rtype, value, str(exc))
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text,
                                     origin=None, relativize=False)
@@ -217,9 +225,11 @@ def check_value_syntax(rtype: str, value: str) -> None:
         _refuse(rtype, value, f"the host name must end with a dot ({target}.)")
 
 
-def _refuse(rtype: str, value: str, detail: str) -> None:
-    # A refused 70,000-character TXT value should not come back whole in the message.
+def _refuse(rtype: str, value: str, detail: str) -> NoReturn:
+    # A refused 70,000-character TXT value should not come back whole in the message, nor a
+    # control character at all (shown escaped).
     shown = value if len(value) <= 80 else value[:60] + f"… ({len(value)} characters)"
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
     raise ValidationError(f"Invalid {rtype} value '{shown}': use {_FORMS[rtype]} ({detail}).",
                           field="value")
 

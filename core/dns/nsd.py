@@ -14,6 +14,8 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
+from core.formats import nsd_address, nsd_name, nsd_zonefile, opendkim_domain, opendkim_path
+
 if TYPE_CHECKING:
     from core.config import BoxConfig
 
@@ -26,10 +28,18 @@ _TIMEOUT: Final = 60
 
 def render_zones_conf(zone_files: Sequence[tuple[str, str]], xfr: Sequence[str]) -> str:
     """DNS.md §8: per zone an empty line, `zone:`, name and zonefile; then per transfer
-    address a `notify` (not for subnets) and a `provide-xfr`."""
+    address a `notify` (not for subnets) and a `provide-xfr`.
+
+    Every value passes the nsd.conf validator (core.formats).
+
+    Raises:
+        FormatError: a name, file or address that is not one (it could add a directive).
+    """
+    for address in xfr:
+        nsd_address(address)
     out = []
     for zone, zonefile in zone_files:
-        out.append(f"\nzone:\n\tname: {zone}\n\tzonefile: {zonefile}\n")
+        out.append(f"\nzone:\n\tname: {nsd_name(zone)}\n\tzonefile: {nsd_zonefile(zonefile)}\n")
         for address in xfr:
             if "/" not in address:
                 out.append(f"\n\tnotify: {address} NOKEY")
@@ -38,7 +48,14 @@ def render_zones_conf(zone_files: Sequence[tuple[str, str]], xfr: Sequence[str])
 
 
 def render_opendkim_tables(domains: Sequence[str], key_file: str) -> dict[str, str]:
-    """STORAGE.md §3: one line per mail domain in KeyTable and SigningTable."""
+    """STORAGE.md §3: one line per mail domain in KeyTable and SigningTable.
+
+    Raises:
+        FormatError: a domain that is not a DNS name, or a key path that is not one field.
+    """
+    opendkim_path(key_file)
+    for domain in domains:
+        opendkim_domain(domain)
     return {
         "KeyTable": "".join(f"{d} {d}:mail:{key_file}\n" for d in domains),
         "SigningTable": "".join(f"*@{d} {d}\n" for d in domains),

@@ -188,7 +188,8 @@ def build_zone(domain: str, facts: ZoneFacts, *, is_zone: bool = True) -> list[R
     if is_zone:
         records.append(Rec(None, "NS", f"ns1.{primary}.", None))
         for host in facts.secondary_hostnames or (f"ns2.{primary}",):
-            records.append(Rec(None, "NS", host + ".", None))
+            # A hostname given with its final dot keeps one (the reference wrote `host..`).
+            records.append(Rec(None, "NS", host.rstrip(".") + ".", None))
 
     # 2. The primary hostname's own records, early so custom records cannot override them.
     if domain == primary:

@@ -7,7 +7,6 @@ only). Name resolution goes through an injectable `Resolver` so tests need no ne
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 import time
@@ -18,6 +17,7 @@ import dns.exception
 import dns.resolver
 
 from core.errors import ValidationError
+from core.formats import FormatError, is_dns_name, nsd_address
 
 # (hostname, "A" | "AAAA") -> addresses; raises LookupError when there is no answer.
 Resolver = Callable[[str, str], list[str]]
@@ -47,7 +47,14 @@ def parse_entries(text: str | Iterable[str]) -> list[str]:
 
 
 def validate_entries(entries: Sequence[str], resolver: Resolver) -> None:
-    """The reference's checks, in its order and with its messages.
+    """The reference's checks, in its order and with its messages. The same rules hold for
+    the setting however it arrives (`/dns/secondary-nameserver` or the pseudo record through
+    `/dns/custom/_secondary_nameserver`).
+
+    Stricter than the reference, with its messages: a hostname must be a DNS name (DNS.md §5's
+    pattern, no wildcard) before it is looked up, since it becomes an NS record; an `xfr:`
+    value must be what nsd.conf can hold (core.formats.nsd_address: no zone index, nothing
+    but the address), since it becomes `notify`/`provide-xfr` lines.
 
     Raises:
         ValidationError: `Could not resolve the IP address of HOST.` or
@@ -55,17 +62,14 @@ def validate_entries(entries: Sequence[str], resolver: Resolver) -> None:
     """
     for item in entries:
         if not item.startswith("xfr:"):
-            if not _resolves(item, resolver):
+            if "*" in item or not is_dns_name(item) or not _resolves(item, resolver):
                 raise ValidationError(f"Could not resolve the IP address of {item}.",
                                       field="hostnames")
             continue
         value = item[4:]
         try:
-            if "/" in value:
-                ipaddress.ip_network(value)
-            else:
-                ipaddress.ip_address(value)
-        except ValueError:
+            nsd_address(value)
+        except FormatError:
             raise ValidationError(f"'{value}' is not an IPv4 or IPv6 address or subnet.",
                                   field="hostnames") from None
 

@@ -8,6 +8,7 @@ rewrites, re-signs and reloads what changed, so running it after every user or a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import dns.exception
+import dns.zone
 
 from core.audit import CONSOLE, Actor
 from core.dns import custom as custom_mod
@@ -74,6 +76,7 @@ from core.dns.zones import (
     zone_file_name,
 )
 from core.errors import ValidationError
+from core.formats import MAX_NAME_CHARS, FormatError
 from core.mail.domains import sort_domains
 from core.results import Change
 from core.storage.files import atomic_write, file_lock
@@ -302,13 +305,19 @@ class DnsService:
         """The update as step 4 of the post-change housekeeping (BEHAVIOUR.md §3.12)."""
         return list(self._update().lines)
 
-    def _plan(self, facts: ZoneFacts, force: bool) -> Iterator[tuple[str, Path, str | None,
-                                                                      str, bool]]:
-        """Per zone: (zone, path, existing text, new text with serial, changed)."""
+    def _plan(self, facts: ZoneFacts, force: bool, problems: list[str]) -> Iterator[
+            tuple[str, Path, str | None, str, bool]]:
+        """Per zone: (zone, path, existing text, new text with serial, changed). A zone the
+        zone-text validator refuses to render is left out, with a line in `problems`."""
         now = self._box.clock()
         for zone in facts.zones:
             path = self.zones_dir / zone_file_name(zone)
-            text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
+            try:
+                text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
+            except FormatError as exc:
+                problems.append(f"DNS zone {zone} was not updated and keeps its last good "
+                                f"version: a record cannot be written to a zone file ({exc}).")
+                continue
             existing = _read_or_none(path)
             signed_path = path.with_name(path.name + ".signed")
             # Re-read the signed file only when it changed, or hourly (expiry is time-bound).
@@ -334,7 +343,7 @@ class DnsService:
             now = self._box.clock()
             updated: list[str] = []
             work = [(zone, path, text) for zone, path, _existing, text, changed
-                    in self._plan(facts, force) if changed and keysets]
+                    in self._plan(facts, force, problems) if changed and keysets]
 
             def sign(item: tuple[str, Path, str]) -> SignedZone | Exception:
                 zone, _path, text = item
@@ -359,15 +368,20 @@ class DnsService:
                 atomic_write(path.with_name(path.name + ".signed"), signed.text)
                 atomic_write(path.with_name(path.name + ".ds"), signed.ds_text)
                 updated.append(zone)
-            conf = self._zones_conf_text(facts, custom)
-            if _read_or_none(self.zones_conf) != conf:
+            try:
+                conf: str | None = self._zones_conf_text(facts, custom)
+            except FormatError as exc:
+                conf = None
+                problems.append("nsd's zone list (zones.conf) was not updated and keeps its "
+                                f"last good version: {exc}.")
+            if conf is not None and _read_or_none(self.zones_conf) != conf:
                 atomic_write(self.zones_conf, conf)
                 if not updated:
                     updated.append("DNS configuration")
             notes: list[str] = []
             if updated:
                 notes.extend(self.host.reload_nsd())
-            if self._write_opendkim_tables(facts):
+            if self._write_opendkim_tables(facts, problems):
                 notes.extend(self.host.restart_opendkim())
                 if not updated:
                     updated.append("OpenDKIM configuration")
@@ -380,13 +394,19 @@ class DnsService:
         xfr = self._xfr.addresses(self._secondary_setting(custom))
         return render_zones_conf([(z, zone_file_name(z) + ".signed") for z in facts.zones], xfr)
 
-    def _write_opendkim_tables(self, facts: ZoneFacts) -> bool:
+    def _write_opendkim_tables(self, facts: ZoneFacts, problems: list[str]) -> bool:
         key_file = self.dkim_dir / "mail.private"
         if not key_file.exists():
             return False
         domains = sort_domains(facts.mail_domains, facts.primary_hostname)
+        try:
+            tables = render_opendkim_tables(domains, str(key_file))
+        except FormatError as exc:
+            problems.append("OpenDKIM's tables were not updated and keep their last good "
+                            f"version: {exc}.")
+            return False
         changed = False
-        for name, content in render_opendkim_tables(domains, str(key_file)).items():
+        for name, content in tables.items():
             path = self.opendkim_dir / name
             if _read_or_none(path) != content:
                 atomic_write(path, content)
@@ -397,10 +417,13 @@ class DnsService:
         """What `update(force=...)` would change, as unified diffs, without writing anything."""
         facts, custom = self._facts()
         diffs: list[FileDiff] = []
-        for zone, path, existing, text, changed in self._plan(facts, force):
+        for zone, path, existing, text, changed in self._plan(facts, force, []):
             if changed:
                 diffs.append(FileDiff(zone, path, _diff(path.name, existing, text)))
-        conf = self._zones_conf_text(facts, custom)
+        try:
+            conf = self._zones_conf_text(facts, custom)
+        except FormatError:
+            return tuple(diffs)  # the update would keep the last good zones.conf
         existing_conf = _read_or_none(self.zones_conf)
         if existing_conf != conf:
             diffs.append(FileDiff("zones.conf", self.zones_conf,
@@ -461,20 +484,40 @@ class DnsService:
         with self._box.audit.recording(actor, f"{action} DNS record", f"{qname} {rtype}"):
             if action == "remove":
                 value = (value or "").strip() or None
+                if value is not None and qname == SECONDARY_NS_QNAME:
+                    value = " ".join(parse_entries(value)) or value  # as it was stored
             else:
                 value = (value or "").strip()
                 if value == "" and rtype in ("A", "AAAA"):
                     value = (default_address or "").strip()
                 if value == "":
                     raise ValidationError("No value for the record provided.", field="value")
+                if qname == SECONDARY_NS_QNAME:
+                    value = self._checked_secondary_value(value)
             rtype, value = custom_mod.validate_record(qname, rtype, value, self.zones())
             if value is not None:
                 _check_name_lengths(qname, rtype, value)
             changed = self._change_custom(qname, rtype, value, action)
         if not changed:
             return Change.of(NOTHING_CHANGED)
+        if qname == SECONDARY_NS_QNAME:
+            self._xfr.forget()
         result = self._update()
         return result if result.lines else Change.of(EMPTY_UPDATE)
+
+    def _checked_secondary_value(self, value: str) -> str:
+        """The `_secondary_nameserver` pseudo record set through the custom-record operations
+        gets exactly the rules of `set_secondary_nameservers` (the reference checks nothing
+        there): the same split, the same checks and messages; stored space-joined.
+
+        Raises:
+            ValidationError: as `set_secondary_nameservers`.
+        """
+        entries = parse_entries(value)
+        if not entries:
+            raise ValidationError("No value for the record provided.", field="value")
+        validate_entries(entries, self.resolver)
+        return " ".join(entries)
 
     def _change_custom(self, qname: str, rtype: str, value: str | None,
                        action: Action) -> bool:
@@ -484,9 +527,36 @@ class DnsService:
                 # Rewriting would drop what we could not read; the admin fixes the file first.
                 raise ValidationError(current.problems[0] + " Fix dns/custom.yaml first.")
             new, changed = custom_mod.apply_action(current.records, qname, rtype, value, action)
+            if changed and action != "remove" and qname != SECONDARY_NS_QNAME:
+                self._check_zone_still_builds(qname, new)
             if changed:
-                atomic_write(self.custom_yaml, custom_mod.render_custom_yaml(new))
+                try:
+                    text = custom_mod.render_custom_yaml(new)
+                except FormatError as exc:
+                    raise ValidationError(f"That value cannot be stored in dns/custom.yaml "
+                                          f"({exc}).", field="value") from None
+                atomic_write(self.custom_yaml, text)
         return changed
+
+    def _check_zone_still_builds(self, qname: str, new: Sequence[CustomRecord]) -> None:
+        """Ours: a record that would stop its zone from building (a CNAME beside other data at
+        one name, say) is refused now, rather than accepted and then keeping the zone at its
+        last good version on every update. A zone that fails already is not held against
+        the change.
+
+        Raises:
+            ValidationError: `That record would stop the zone ZONE from updating (DETAIL).`
+        """
+        facts = self._facts()[0]
+        zone = custom_mod.zone_of(qname, facts.zones)
+        if zone is None or _zone_problem(zone, facts) is not None:
+            return
+        after = dataclasses.replace(facts, custom=tuple(
+            r for r in new if r.qname != SECONDARY_NS_QNAME))
+        problem = _zone_problem(zone, after)
+        if problem is not None:
+            raise ValidationError(f"That record would stop the zone {zone} from updating "
+                                  f"({problem}).", field="value")
 
     # --- secondary nameservers ----------------------------------------------------------------
 
@@ -554,8 +624,6 @@ class DnsService:
                 return self._update(force=True)
 
 
-# A DNS name is at most 255 octets on the wire: 253 characters written without the final dot.
-MAX_NAME_CHARS: Final = 253
 
 
 def _check_name_lengths(qname: str, rtype: str, value: str) -> None:
@@ -570,6 +638,17 @@ def _check_name_lengths(qname: str, rtype: str, value: str) -> None:
         raise ValidationError("Invalid name.", field="qname")
     if rtype in ("CNAME", "NS") and len(value.rstrip(".")) > MAX_NAME_CHARS:
         raise ValidationError("Invalid value.", field="value")
+
+
+def _zone_problem(zone: str, facts: ZoneFacts) -> str | None:
+    """Why the zone would not build (render, then parse as the signer parses it), or None."""
+    try:
+        text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
+        dns.zone.from_text(with_serial(text, "1"), origin=zone, relativize=False,
+                           check_origin=True)
+    except (FormatError, dns.exception.DNSException, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def _read_or_none(path: Path) -> str | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from core.dns.records import Rec
+from core.formats import quote_txt as quote_txt  # re-exported: the zone text's TXT quoting
+from core.formats import zone_line, zone_name
 
 SERIAL_PLACEHOLDER: Final = "__SERIAL__"
 # DNS.md §6 (v0.51 values: $TTL 1800, retry 1800, negative TTL 1800); the text starts with an
@@ -44,22 +46,16 @@ def zone_file_name(zone: str) -> str:
     return urllib.parse.quote(zone, safe="") + ".txt"
 
 
-def quote_txt(value: str) -> str:
-    """DNS.md §6: chunks of at most 255 characters, `\\` and `"` escaped, each quoted and
-    followed by one space."""
-    out = []
-    for start in range(0, len(value), 255):
-        chunk = value[start:start + 255].replace("\\", "\\\\").replace('"', '\\"')
-        out.append('"' + chunk + '" ')
-    return "".join(out)
-
-
 def render_zone(zone: str, primary_hostname: str, records: Iterable[Rec]) -> str:
-    """The unsigned zone text with the serial placeholder still in it."""
-    parts = [_HEADER.format(zone=zone, primary=primary_hostname)]
-    for rec in records:
-        value = quote_txt(rec.value) if rec.rtype == "TXT" else rec.value
-        parts.append(f"{rec.qname or ''}\tIN\t{rec.rtype}\t{value}\n")
+    """The unsigned zone text with the serial placeholder still in it.
+
+    Every name and value passes the zone-text validator (core.formats), one record per line.
+
+    Raises:
+        FormatError: a value would add a line or a directive, or break the zone's syntax.
+    """
+    parts = [_HEADER.format(zone=zone_name(zone), primary=zone_name(primary_hostname))]
+    parts.extend(zone_line(rec.qname or "", rec.rtype, rec.value) for rec in records)
     return "".join(parts)
 
 

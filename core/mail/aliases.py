@@ -124,10 +124,12 @@ class AliasService:
 
     def _validate(self, address: str, forwards_to: str,
                   permitted_senders: str | None) -> tuple[str, str, str | None]:
-        address = sanitize_idn_email_address(address).lower().strip()
+        # Stripped before the IDNA step (the reference strips after it, so a domain followed
+        # by whitespace, which IDNA refuses, was stored in Unicode and then broke its zone).
+        address = sanitize_idn_email_address(address.strip()).lower().strip()
         if address == "":
             raise ValidationError("No email address provided.", field="address")
-        if not validate_email(address, mode="alias"):
+        if not validate_email(address, mode="alias") or not address.isascii():
             raise ValidationError(f"Invalid email address ({address}).", field="address")
 
         destinations: list[str] = []

@@ -30,7 +30,12 @@ DCV_USER_MESSAGE: Final = (
     "You may not make a user account for that address because it is frequently used for "
     "domain control validation. Use an alias instead if necessary.")
 _QUOTA_FORBIDDEN: Final = re.compile(r"[\s,.]")
-_QUOTA_FORMAT: Final = re.compile(r"^\d+[GM]?$")
+# ASCII digits only (`\d` alone also takes other scripts' digits, which dovecot cannot read).
+_QUOTA_FORMAT: Final = re.compile(r"^\d+[GM]?$", re.ASCII)
+# Ours: the limit dovecot is given must be a number it can hold (a signed 64-bit byte count);
+# a 400-digit quota was accepted and only failed when dovecot read it.
+QUOTA_MAX_DIGITS: Final = 19
+QUOTA_MAX_BYTES: Final = 2 ** 63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,8 @@ def validate_quota(quota: str) -> str:
     """Normalise a quota as upstream does: `0`, bytes, or digits with `M`/`G`; upper-cased.
 
     Raises:
-        ValidationError: empty, containing spaces/commas/points, or of another form.
+        ValidationError: empty, containing spaces/commas/points, of another form, or (ours)
+            more than 2**63 - 1 bytes (`Invalid quota.`).
     """
     quota = quota.strip().upper()
     if quota == "":
@@ -95,7 +101,8 @@ def validate_quota(quota: str) -> str:
     if _QUOTA_FORBIDDEN.search(quota):
         raise ValidationError("Quotas cannot contain spaces, commas, or decimal points.",
                               field="quota")
-    if not _QUOTA_FORMAT.match(quota):
+    if not _QUOTA_FORMAT.fullmatch(quota) or len(quota.rstrip("GM")) > QUOTA_MAX_DIGITS \
+            or quota_bytes(quota) > QUOTA_MAX_BYTES:
         raise ValidationError("Invalid quota.", field="quota")
     return quota
 

@@ -13,6 +13,7 @@ import pytest
 from webtest import TestResponse
 
 from core import Box
+from core.dns.custom import SCOPE_ID_MESSAGE
 from tests.api.conftest import ADMIN_AUTH, Api
 from tests.core.dns.conftest import fake_resolver
 
@@ -227,22 +228,24 @@ def test_unicode_qname_is_stored_as_idna(api: Api) -> None:
         {"qname": "www.xn--bcher-kva.example", "rtype": "A", "value": "198.51.100.7"}]
 
 
-def test_empty_address_defaults_to_the_forwarded_caller(api: Api) -> None:
-    # nginx sets X-Forwarded-For; the first address is the client.
+def test_empty_address_defaults_to_the_caller(api: Api) -> None:
+    # The caller's address as login throttling sees it: on this local box (no trusted proxy)
+    # the socket peer, whatever X-Forwarded-For says (tests/api/test_client_address.py has
+    # the box behind nginx, where it is the header's right-most value).
     send(api, "POST", "/dns/custom/home.example.com", headers={
         "X-Forwarded-For": "203.0.113.9, 10.0.0.1"})
-    send(api, "PUT", "/dns/custom/home.example.com/aaaa", b"  \n", headers={
-        "X-Forwarded-For": "2001:db8::9"})
+    api.app.extra_environ["REMOTE_ADDR"] = "2001:db8::9"
+    send(api, "PUT", "/dns/custom/home.example.com/aaaa", b"  \n")
     assert [(r["rtype"], r["value"]) for r in custom(api)] == [
-        ("A", "203.0.113.9"), ("AAAA", "2001:db8::9")]
+        ("A", "192.0.2.1"), ("AAAA", "2001:db8::9")]
     # The caller's IPv4 address is not an AAAA value.
-    resp = send(api, "POST", "/dns/custom/home.example.com/AAAA", status=400,
-                headers={"X-Forwarded-For": "203.0.113.9"})
+    api.app.extra_environ["REMOTE_ADDR"] = "203.0.113.9"
+    resp = send(api, "POST", "/dns/custom/home.example.com/AAAA", status=400)
     assert resp.text == "That's an IPv4 address."
 
 
 @pytest.mark.parametrize("method, path, headers", [
-    ("POST", "/dns/custom/home.example.com", {}),  # no X-Forwarded-For: a direct call
+    ("POST", "/dns/custom/home.example.com", {}),  # no caller address at all
     ("PUT", "/dns/custom/home.example.com/AAAA", {}),
     ("POST", "/dns/custom/home.example.com", {"X-Forwarded-For": ""}),
     ("PUT", "/dns/custom/home.example.com/TXT", {"X-Forwarded-For": "203.0.113.9"}),
@@ -250,6 +253,7 @@ def test_empty_address_defaults_to_the_forwarded_caller(api: Api) -> None:
 ])
 def test_no_value(api: Api, method: str, path: str, headers: dict[str, str]) -> None:
     send(api, "POST", "/dns/custom/home.example.com/AAAA", "2001:db8::1")
+    api.app.extra_environ["REMOTE_ADDR"] = ""  # a peer without an IP address (a socket file)
     resp = send(api, method, path, headers=headers, status=400)
     assert (resp.headers["Content-Type"], resp.text) == (TEXT, "No value for the record provided.")
     # The reference's PUT without the header deleted every value; ours keeps them.
@@ -321,6 +325,113 @@ def test_binary_bodies_never_break_the_server(api: Api, rtype: str) -> None:
     # Nothing unusable reached the zone: the next update has nothing to complain about.
     assert api.post("/dns/update", {"force": "1"}, validate=False).text == \
         "updated DNS: " + ",".join(ZONES) + "\n" + LOCAL
+
+
+# --- values that would add lines or directives to a daemon's file (issue 7) -------------------
+
+# The adversarial run's body: through the pseudo record it wrote `provide-xfr: 0.0.0.0/0 NOKEY`
+# and a `zone:` block serving /etc/shadow into zones.conf, and a signed `@ IN A 6.6.6.6`.
+INJECTION = ("xfr:198.51.100.1\n\tprovide-xfr:\t0.0.0.0/0\tNOKEY\n"
+             "zone:\n\tname:\tevil.example\n\tzonefile:\t/etc/shadow\n#"
+             " ns2.hosting.example.\n@\tIN\tA\t6.6.6.6\n;")
+
+
+def disk(box: Box) -> dict[str, bytes]:
+    """Every file the DNS area writes (zone files, zones.conf, custom.yaml, OpenDKIM tables)."""
+    dns = box.dns
+    paths = [dns.zones_conf, dns.custom_yaml, *dns.zones_dir.glob("*"),
+             *dns.opendkim_dir.glob("*")]
+    return {str(p): p.read_bytes() for p in paths if p.is_file()}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize("rtype", ["A", "TXT"])
+def test_secondary_nameserver_injection_through_custom_is_refused(
+        dns_api: Api, demo_box: Box, method: str, rtype: str) -> None:
+    before = disk(demo_box)
+    resp = send(dns_api, method, f"/dns/custom/_secondary_nameserver/{rtype}", INJECTION,
+                status=400)
+    # The rules of /dns/secondary-nameserver, with its words: the body splits on white space
+    # and `provide-xfr:` is not a hostname that resolves.
+    assert (resp.headers["Content-Type"], resp.text) == (
+        TEXT, "Could not resolve the IP address of provide-xfr:.")
+    assert disk(demo_box) == before
+    assert dns_api.get("/dns/secondary-nameserver").json == {"hostnames": []}
+
+
+@pytest.mark.parametrize("body, message", [
+    ("xfr:0.0.0.0/0%x", "'0.0.0.0/0%x' is not an IPv4 or IPv6 address or subnet."),
+    ("xfr:fe80::1%eth0", "'fe80::1%eth0' is not an IPv4 or IPv6 address or subnet."),
+    ("xfr:fe80::%eth0/64", "'fe80::%eth0/64' is not an IPv4 or IPv6 address or subnet."),
+    ("ns2.hosting.example xfr:banana", "'banana' is not an IPv4 or IPv6 address or subnet."),
+    ("nowhere.example", "Could not resolve the IP address of nowhere.example."),
+    ('ns2.hosting.example"', 'Could not resolve the IP address of ns2.hosting.example".'),
+    ("ns2.hosting.example;x", "Could not resolve the IP address of ns2.hosting.example;x."),
+    ("*.hosting.example", "Could not resolve the IP address of *.hosting.example."),
+    (",", "No value for the record provided."),
+])
+def test_secondary_nameserver_through_custom_has_the_same_rules(
+        dns_api: Api, demo_box: Box, body: str, message: str) -> None:
+    before = disk(demo_box)
+    resp = send(dns_api, "POST", "/dns/custom/_secondary_nameserver", body, status=400)
+    assert resp.text == message
+    assert disk(demo_box) == before
+    if not body.startswith(","):
+        # The same value through /dns/secondary-nameserver: the same answer.
+        resp = dns_api.post("/dns/secondary-nameserver", {"hostnames": body}, status=400)
+        assert resp.text == message
+        assert disk(demo_box) == before
+
+
+def test_secondary_nameserver_through_custom_when_valid(dns_api: Api, demo_box: Box) -> None:
+    resp = send(dns_api, "PUT", "/dns/custom/_secondary_nameserver",
+                "ns2.hosting.example,  xfr:198.51.100.0/24")
+    assert resp.text == "updated DNS: " + ",".join(ZONES) + "\n" + LOCAL
+    # Stored as /dns/secondary-nameserver stores it: the entries space-joined.
+    assert dns_api.get("/dns/secondary-nameserver").json == {
+        "hostnames": ["ns2.hosting.example", "xfr:198.51.100.0/24"]}
+    zones_conf = demo_box.dns.zones_conf.read_text()
+    assert "\tnotify: 198.51.100.53 NOKEY\n" in zones_conf
+    assert "\tprovide-xfr: 198.51.100.0/24 NOKEY\n" in zones_conf
+    assert "\tIN\tNS\tns2.hosting.example.\n" in zone_text(demo_box)
+
+
+@pytest.mark.parametrize("method, path, body, message", [
+    ("POST", "/dns/custom/www.example.com/AAAA", "fe80::1%eth0", SCOPE_ID_MESSAGE),
+    ("PUT", "/dns/custom/www.example.com/aaaa", "fe80::1%eth0\n@\tIN\tA\t6.6.6.6",
+     SCOPE_ID_MESSAGE),
+    ("POST", "/dns/custom/www.example.com/A", "fe80::1%eth0", "That's an IPv6 address."),
+    ("POST", "/dns/custom/www.example.com/CNAME", "box.example.com.\n@\tIN\tA\t6.6.6.6",
+     "Invalid value."),
+    ("POST", "/dns/custom/www.example.com/MX", "10 mx.example.com.\n@\tIN\tA\t6.6.6.6",
+     "Invalid MX value '10 mx.example.com.\\n@\\tIN\\tA\\t6.6.6.6': use PRIORITY HOST., e.g. "
+     "10 mx.example.com. (control characters are not allowed)."),
+    ("POST", "/dns/custom/www.example.com/CAA", '0 issue "a" (',
+     "Invalid CAA value '0 issue \"a\" (': use FLAGS TAG \"VALUE\", e.g. 0 issue "
+     "\"letsencrypt.org\" (unbalanced parentheses)."),
+    ("POST", "/dns/custom/www.example.com/SRV", "0 0 443 box.example.com. ; x",
+     "Invalid SRV value '0 0 443 box.example.com. ; x': use PRIORITY WEIGHT PORT TARGET., "
+     "e.g. 0 0 443 box.example.com. (a ';' outside quotes would start a comment)."),
+])
+def test_values_that_would_break_the_zone_are_refused(
+        api: Api, demo_box: Box, method: str, path: str, body: str, message: str) -> None:
+    before = disk(demo_box)
+    resp = send(api, method, path, body, status=400)
+    assert (resp.headers["Content-Type"], resp.text) == (TEXT, message)
+    assert disk(demo_box) == before
+    assert custom(api) == []
+
+
+def test_absurd_quota_is_refused(api: Api, demo_box: Box) -> None:
+    # Not spec-validated: the quota routes are upstream's later additions (no spec entry).
+    resp = api.post("/mail/users/quota", {"email": "bob@example.com", "quota": "9" * 400},
+                    status=400, validate=False)
+    assert (resp.headers["Content-Type"], resp.text) == (TEXT, "Invalid quota.")
+    assert demo_box.mail.users.get_quota("bob@example.com") == "0"
+    resp = api.post("/mail/users/add", {"email": "zed@example.com", "password": "zed-password-1",
+                                        "quota": "9" * 400}, status=400)
+    assert resp.text == "Invalid quota."
+    assert not demo_box.mail.users.exists("zed@example.com")
 
 
 # --- acme.sh (DNS-01) ------------------------------------------------------------------------

@@ -71,6 +71,14 @@ def test_bad_alias_addresses(mbox: Box, address: str, message: str) -> None:
     assert exc.value.field == "address"
 
 
+def test_idn_alias_with_trailing_whitespace_is_still_stored_in_idna(mbox: Box) -> None:
+    """Found by the zone-structure property test: whitespace after a Unicode domain made the
+    IDNA step fail, the Unicode domain was stored, and its zone stopped updating."""
+    change = mbox.mail.aliases.add_alias("info@bücher.example\x0c\x0c ", "me@example.com")
+    assert row(mbox, "info@xn--bcher-kva.example") is not None
+    assert not any("last good version" in line for line in change.lines)
+
+
 def test_bad_destination(mbox: Box) -> None:
     with pytest.raises(ValidationError) as exc:
         mbox.mail.aliases.add_alias("x@example.com", "bob@example.com, nope")

@@ -85,12 +85,29 @@ def test_bad_privileges(box: Box, privileges: str) -> None:
     ("1,000", "Quotas cannot contain spaces, commas, or decimal points."),
     ("10K", "Invalid quota."),
     ("G", "Invalid quota."),
+    # Ours (issue 7): a number dovecot cannot hold, or digits of another script.
+    ("9" * 400, "Invalid quota."),
+    ("9" * 20, "Invalid quota."),
+    ("9223372036854775808", "Invalid quota."),  # 2**63 bytes
+    ("8589934592G", "Invalid quota."),  # 2**63 bytes
+    ("٣G", "Invalid quota."),
+    ("1\nG", "Quotas cannot contain spaces, commas, or decimal points."),
 ])
 def test_quota_rules(box: Box, quota: str, message: str) -> None:
     with pytest.raises(ValidationError) as exc:
         add(box, "a@example.com", quota=quota)
     assert exc.value.message == message
     assert list(box.mail.users.emails()) == []
+
+
+def test_largest_quotas(box: Box) -> None:
+    add(box, "a@example.com", quota="9223372036854775807")  # 2**63 - 1 bytes
+    box.mail.users.set_quota("a@example.com", "8589934591g")
+    assert box.mail.users.get_quota("a@example.com") == "8589934591G"
+    with pytest.raises(ValidationError) as exc:
+        box.mail.users.set_quota("a@example.com", "1" * 400)
+    assert exc.value.message == "Invalid quota."
+    assert box.mail.users.get_quota("a@example.com") == "8589934591G"
 
 
 def test_quota_is_upper_cased_and_settable(box: Box) -> None:
