@@ -19,6 +19,10 @@ STATE_SCHEMA: Final = (
     " last_used REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS failed_logins (address TEXT NOT NULL, time REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS failed_logins_by_address ON failed_logins (address, time)",
+    "CREATE INDEX IF NOT EXISTS login_keys_by_email ON login_keys (email, last_used)",
+    # TOTP codes used within their validity window (core.mfa.used_codes): never accepted twice.
+    "CREATE TABLE IF NOT EXISTS used_totp_codes (mfa_id INTEGER NOT NULL, code TEXT NOT NULL,"
+    " time REAL NOT NULL, PRIMARY KEY (mfa_id, code))",
 )
 
 

@@ -7,6 +7,8 @@ the system's own folders. A local box (`miab init DIR`) keeps all of that inside
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -15,6 +17,16 @@ from core.errors import ConfigError
 from core.storage.files import atomic_write
 
 SYSTEM_CONF: Final = Path("/etc/mailinabox.conf")
+
+log = logging.getLogger("miab.config")
+
+# Our own conf key (kept in `BoxConfig.extra`): the proxies whose X-Forwarded-For the API
+# believes, as a comma-separated list of addresses or networks; empty trusts none.
+TRUSTED_PROXIES_KEY: Final = "MIAB_TRUSTED_PROXIES"
+# A real box's nginx proxies to the API from loopback; a local box trusts no proxy.
+REAL_BOX_TRUSTED_PROXIES: Final = ("127.0.0.1", "::1")
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Every variable of STORAGE.md §1, in the order setup writes them.
 CONF_KEYS: Final = (
@@ -87,6 +99,26 @@ class BoxConfig:
     @property
     def is_local(self) -> bool:
         return self.system_root != Path("/")
+
+    @property
+    def trusted_proxies(self) -> tuple[ProxyNetwork, ...]:
+        """The proxies whose `X-Forwarded-For` names the client: `MIAB_TRUSTED_PROXIES` if
+        the conf sets it (entries that are not an address or network are skipped, with a
+        warning), else the loopback addresses on a real box and none on a local one (served
+        directly, its clients could otherwise choose their address)."""
+        raw = self.extra.get(TRUSTED_PROXIES_KEY)
+        if raw is None:
+            entries: tuple[str, ...] = () if self.is_local else REAL_BOX_TRUSTED_PROXIES
+        else:
+            entries = tuple(e.strip() for e in raw.split(",") if e.strip())
+        networks: list[ProxyNetwork] = []
+        for entry in entries:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                log.warning("%s: %r is not an IP address or network; ignored",
+                            TRUSTED_PROXIES_KEY, entry)
+        return tuple(networks)
 
     def with_values(self, **changes: object) -> BoxConfig:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bottle import Bottle, HTTPResponse, request
+from bottle import Bottle, HTTPResponse
 
-from api_server import responses
+from api_server import bodies, responses
+from api_server.auth_plugin import client_address
 from api_server.fields import field
 from api_server.routes import actor, paths
 from core.dns.service import EMPTY_UPDATE, NOTHING_CHANGED
@@ -39,16 +40,13 @@ def dump_json(dump: Sequence[tuple[str, Sequence[DnsRecord]]]) -> list[list[obje
 def record_value() -> str:
     """§4.7: the record value is the raw body (whatever its content type, so `curl -d` and
     acme.sh work), ASCII only with anything else dropped, stripped."""
-    body: bytes = request.body.read()
-    return body.decode("ascii", "ignore").strip()
+    return bodies.raw().decode("ascii", "ignore").strip()
 
 
 def forwarded_address() -> str | None:
-    """The caller's IP as nginx forwards it: the default value of an empty A/AAAA body.
-    Only the first address counts (the reference took the whole header, which fails as an
-    IP once a second proxy appends to it). None without the header: core then refuses."""
-    first = request.environ.get("HTTP_X_FORWARDED_FOR", "").split(",", 1)[0].strip()
-    return first or None
+    """The caller's address, the default value of an empty A/AAAA body: the one login
+    throttling uses (`client_address`: X-Forwarded-For only from a trusted proxy)."""
+    return client_address() or None
 
 
 def edit_text(change: Change) -> str:

@@ -10,15 +10,18 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 import pyotp
 
+from core.config import ProxyNetwork
 from core.errors import AuthError, NotAdmin, RateLimited
-from core.mail.passwords import PasswordVerifier
+from core.mail.passwords import PasswordVerifier, password_too_long
 from core.mail.users import parse_privileges
+from core.mfa import used_codes
 from core.mfa.totp import normalize_token
 from core.storage.files import atomic_write
 
@@ -30,11 +33,23 @@ log = logging.getLogger("miab.auth")
 Method = Literal["master", "api_key", "login_key", "password"]
 
 BAD_CREDENTIALS: Final = "Incorrect email address or password."
+NO_HEADER: Final = "No authorization header provided."
+INVALID_HEADER: Final = "Authorization header invalid."
+# A Basic header for the longest address and password is well under 1 KB; a longer one is
+# refused unread.
+MAX_AUTHORIZATION_LENGTH: Final = 4096
 THROTTLE_LIMIT: Final = 10
 THROTTLE_WINDOW: Final = 60.0
+# What the throttle stores and logs of a caller's address (an IPv6 address with a zone index
+# fits); the API hands over only parsed IP addresses or the socket peer anyway.
+MAX_ADDRESS_LENGTH: Final = 64
 LOGIN_KEY_MAX_AGE: Final = 2 * 24 * 3600.0
-LOGIN_KEY_MAX_ENTRIES: Final = 64
+# Each user's newest login keys are kept: a new login evicts only that user's least recently
+# used one, never another user's session.
+LOGIN_KEYS_PER_USER: Final = 10
 _TOUCH_INTERVAL: Final = 60.0
+_ADDRESS_OK: Final = re.compile(r"[\x21-\x7e]*")
+_ADDRESS_UNSAFE: Final = re.compile(r"[^\x21-\x7e]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +68,46 @@ class Caller:
 def parse_basic(header: str | None) -> tuple[str, str]:
     """Split a Basic `Authorization` header into (username, password) as the reference does.
 
+    Unlike the reference, an undecodable header gets the fixed `Authorization header
+    invalid.` rather than the decoder's own message, and so does a header over
+    `MAX_AUTHORIZATION_LENGTH` characters (not decoded at all).
+
     Raises:
-        AuthError: absent, not Basic, undecodable, or without a username.
+        AuthError: absent, too long, not Basic, undecodable, or without a username.
     """
     if not header:
-        raise AuthError("No authorization header provided.")
+        raise AuthError(NO_HEADER)
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        raise AuthError(INVALID_HEADER)
     parts = header.split(None, 1)
     if len(parts) != 2 or parts[0] != "Basic":
-        raise AuthError("Authorization header invalid.")
+        raise AuthError(INVALID_HEADER)
     try:
         decoded = base64.b64decode(parts[1]).decode("ascii")
-    except (binascii.Error, ValueError) as exc:
-        raise AuthError(str(exc)) from None
+    except (binascii.Error, ValueError):
+        raise AuthError(INVALID_HEADER) from None
     if ":" not in decoded:
-        raise AuthError("Authorization header invalid.")
+        raise AuthError(INVALID_HEADER)
     username, _, password = decoded.partition(":")
     if not username:
-        raise AuthError("Authorization header invalid.")
+        raise AuthError(INVALID_HEADER)
     return username, password
+
+
+def bounded_address(address: str) -> str:
+    """The caller's address as the throttle stores and logs it: at most `MAX_ADDRESS_LENGTH`
+    characters, printable ASCII without spaces (anything else becomes `?`)."""
+    address = address[:MAX_ADDRESS_LENGTH]
+    return address if _ADDRESS_OK.fullmatch(address) else _ADDRESS_UNSAFE.sub("?", address)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One authentication: the address it counts against and, once a password hash is
+    about to run, the failure row reserved for it (removed again if the password matches)."""
+
+    address: str
+    reserved: int | None = None
 
 
 class AuthService:
@@ -133,22 +170,66 @@ class AuthService:
 
     # --- throttling -----------------------------------------------------------------------
 
+    @property
+    def trusted_proxies(self) -> tuple[ProxyNetwork, ...]:
+        """The box's trusted proxies (`BoxConfig.trusted_proxies`), for the API's client
+        address."""
+        return self._box.config.trusted_proxies
+
+    @staticmethod
+    def _refusal(address: str, count: int, oldest: float | None, now: float) -> None:
+        if count >= THROTTLE_LIMIT and oldest is not None:
+            retry = max(1, math.ceil(oldest + THROTTLE_WINDOW - now))
+            raise RateLimited(
+                f"Too many failed login attempts from {address}. "
+                f"Try again in {retry} seconds.", retry_after=retry)
+
     def check_throttle(self, address: str) -> None:
         """Raises: RateLimited: this address failed too often within the window."""
         now = self._box.clock()
         count, oldest = self._box.state_db.query(
             "SELECT COUNT(*), MIN(time) FROM failed_logins WHERE address=? AND time>?",
             (address, now - THROTTLE_WINDOW))[0]
-        if count >= THROTTLE_LIMIT:
-            retry = max(1, math.ceil(oldest + THROTTLE_WINDOW - now))
-            raise RateLimited(
-                f"Too many failed login attempts from {address}. "
-                f"Try again in {retry} seconds.", retry_after=retry)
+        self._refusal(address, count, oldest, now)
 
-    def record_failure(self, address: str) -> None:
+    def _reserve(self, attempt: _Attempt) -> None:
+        """Count the attempt as a failure before a password hash runs, in the same write
+        transaction as the throttle's check: parallel requests from one address cannot all
+        pass the check before any of their failures is recorded.
+
+        Raises:
+            RateLimited: the address is over the limit (nothing is hashed).
+        """
+        if not attempt.address or attempt.reserved is not None:
+            return
+        now = self._box.clock()
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM failed_logins WHERE time<=?", (now - THROTTLE_WINDOW,))
+            count, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(time) FROM failed_logins WHERE address=? AND time>?",
+                (attempt.address, now - THROTTLE_WINDOW)).fetchone()
+            self._refusal(attempt.address, count, oldest, now)
+            cursor = conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)",
+                                  (attempt.address, now))
+            attempt.reserved = cursor.lastrowid
+
+    def _release(self, attempt: _Attempt) -> None:
+        """The password matched: the reserved failure row goes."""
+        if attempt.reserved is None:
+            return
+        with self._box.state_db.write() as conn:
+            conn.execute("DELETE FROM failed_logins WHERE rowid=?", (attempt.reserved,))
+        attempt.reserved = None
+
+    def record_failure(self, address: str, *, counted: bool = False) -> None:
+        """Log the failed login (the line fail2ban matches) and count it, unless it was
+        `counted` already (reserved before its password hash)."""
+        address = bounded_address(address)
         now = self._box.clock()
         log.warning("Mail-in-a-Box Management Daemon: Failed login attempt from ip %s - "
                     "timestamp %s", address, now)
+        if counted:
+            return
         with self._box.state_db.write() as conn:
             conn.execute("DELETE FROM failed_logins WHERE time<=?", (now - THROTTLE_WINDOW,))
             conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)",
@@ -161,35 +242,51 @@ class AuthService:
                      require_admin: bool = False) -> Caller:
         """Authenticate one request; failures are counted against `address`.
 
+        The cost is bounded before any work: the header's length, then the password's
+        (`core.mail.passwords.MAX_PASSWORD_LENGTH`; a longer one fails after one hash of
+        ordinary size), and an unknown user's password is hashed against a dummy hash, so
+        every failed password costs one hash, whoever the user. Before a hash runs, the
+        attempt is counted against `address` (and refused if over the limit).
+
         Raises:
-            RateLimited: the address is throttled (nothing else was checked).
+            RateLimited: the address is throttled (nothing was hashed).
             AuthError: bad credentials; `hints` holds MFA hint codes.
             NotAdmin: `require_admin` and the caller is not an administrator.
         """
+        address = bounded_address(address) if address else ""
         if address:
             self.check_throttle(address)
+        attempt = _Attempt(address)
         try:
-            caller = self._authenticate(header, token=token, allow_keys=allow_keys)
+            caller = self._authenticate(header, token=token, allow_keys=allow_keys,
+                                        attempt=attempt)
+        except RateLimited:
+            raise
         except AuthError as exc:
             # A request without credentials is how clients discover Basic auth, not an attack.
             if address and header and "missing-totp-token" not in exc.hints:
-                self.record_failure(address)
+                self.record_failure(address, counted=attempt.reserved is not None)
             raise
         if require_admin and not caller.is_admin:
             raise NotAdmin("You are not an administrator.")
         return caller
 
-    def _authenticate(self, header: str | None, *, token: str | None,
-                      allow_keys: bool) -> Caller:
+    def _authenticate(self, header: str | None, *, token: str | None, allow_keys: bool,
+                      attempt: _Attempt) -> Caller:
         username, password = parse_basic(header)
         master = self.master_key()
         if allow_keys and master and hmac.compare_digest(username.encode(), master.encode()):
             return Caller(None, ("admin",), "master")
         if not password:
             raise AuthError("Enter an email address and password.")
+        if password_too_long(password):
+            # No lookup: one hash of an ordinary-size password, then the usual failure.
+            self._check_password(password, None, attempt)
+            raise AuthError(BAD_CREDENTIALS)
         row = self._box.db.query("SELECT password, privileges FROM users WHERE email=?",
                                  (username,))
         if not row:
+            self._check_password(password, None, attempt)
             raise AuthError(BAD_CREDENTIALS)
         pw_hash, privileges = row[0]
         if allow_keys and len(password) == 64:
@@ -198,13 +295,34 @@ class AuthService:
             api_key = self.user_api_key(username)
             if api_key and hmac.compare_digest(api_key.encode(), password.encode()):
                 return Caller(username, parse_privileges(privileges), "api_key")
-        if not self._verifier.verify(password, pw_hash):
+        if not self._check_password(password, pw_hash, attempt):
             raise AuthError(BAD_CREDENTIALS)
         self._check_totp(username, token)
         return Caller(username, parse_privileges(privileges), "password")
 
+    def _check_password(self, password: str, pw_hash: str | None, attempt: _Attempt) -> bool:
+        """Check `password` against `pw_hash` (None: an unknown user or an over-long password,
+        checked against a dummy hash, never matching). A recent success needs no hash and no
+        write; otherwise the attempt is reserved as a failure first and released on a match.
+
+        Raises:
+            RateLimited: the attempt's address is over the limit (nothing was hashed).
+        """
+        verifier = self._verifier
+        if pw_hash is not None and verifier.remembered(password, pw_hash):
+            return True
+        self._reserve(attempt)
+        if pw_hash is None:
+            return verifier.fail_like_a_check(password)
+        if not verifier.verify(password, pw_hash):
+            return False
+        self._release(attempt)
+        return True
+
     def _check_totp(self, email: str, token: str | None) -> None:
-        """BEHAVIOUR.md §1.3: each TOTP row in turn; a used token is never accepted again."""
+        """BEHAVIOUR.md §1.3: each TOTP row in turn. Unlike the reference, which remembers
+        only the last used code, no code used within its validity window is accepted again
+        (`core.mfa.used_codes`); `mru_token` is still kept for the reference's daemon."""
         if not self._box.schema.has_mfa:
             return
         rows = self._box.db.query(
@@ -230,7 +348,8 @@ class AuthService:
                                                valid_window=1)
             except (ValueError, TypeError):  # a corrupt stored secret matches nothing
                 ok = False
-            if not ok:
+            if not ok or not used_codes.claim(self._box.state_db, mfa_id, digits,
+                                              self._box.clock()):
                 hints.append("invalid-totp-token")
                 continue
             with self._box.db.write() as conn:
@@ -258,9 +377,12 @@ class AuthService:
                          " last_used) VALUES (?, ?, 'login', ?, ?, ?)",
                          (_key_hash(key), caller.email, self._state_token(caller.email,
                                                                           pw_hash), now, now))
-            conn.execute("DELETE FROM login_keys WHERE key_hash NOT IN (SELECT key_hash FROM"
-                         " login_keys ORDER BY last_used DESC LIMIT ?)",
-                         (LOGIN_KEY_MAX_ENTRIES,))
+            # This user's newest keys stay (ties in time: the newest made); no other user's
+            # session is touched.
+            conn.execute("DELETE FROM login_keys WHERE email=? AND key_hash NOT IN (SELECT"
+                         " key_hash FROM login_keys WHERE email=? ORDER BY last_used DESC,"
+                         " created DESC, rowid DESC LIMIT ?)",
+                         (caller.email, caller.email, LOGIN_KEYS_PER_USER))
         log.info("New login session created for %s", caller.email)
         return caller, key
 

@@ -21,17 +21,40 @@ SCHEME_PREFIX: Final = "{SHA512-CRYPT}"
 _SALT_ALPHABET: Final = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _DEFAULT_ROUNDS: Final = 5000
 
+# The longest password we set or check. 256 characters is far beyond any passphrase or
+# password manager's output, and the UTF-8 bound is libxcrypt's: it refuses 512 bytes and
+# more, so dovecot (which checks hashes with the same crypt) could never verify a longer one,
+# and checking one would fall back to the slow pure-Python hash.
+MAX_PASSWORD_LENGTH: Final = 256
+MAX_PASSWORD_BYTES: Final = 511
+TOO_LONG: Final = f"Passwords must be at most {MAX_PASSWORD_LENGTH} characters."
+TOO_MANY_BYTES: Final = (f"Passwords must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"
+                         " (a character other than plain ASCII takes 2 to 4).")
+
+
+def password_too_long(password: str) -> bool:
+    """True if `password` is over the length bound, in characters or in UTF-8 bytes; cheap
+    whatever its length (the characters are counted first)."""
+    return len(password) > MAX_PASSWORD_LENGTH or (
+        not password.isascii()
+        and len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES)
+
 
 def validate_password(password: str) -> None:
-    """Apply the reference's only two password rules (BEHAVIOUR.md §2.4).
+    """Apply the reference's two password rules (BEHAVIOUR.md §2.4) and our length bound.
 
     Raises:
-        ValidationError: empty after strip, or shorter than eight characters.
+        ValidationError: empty after strip, shorter than eight characters, or longer than
+            `MAX_PASSWORD_LENGTH` characters (`MAX_PASSWORD_BYTES` in UTF-8).
     """
     if not password or not password.strip():
         raise ValidationError("No password provided.", field="password")
     if len(password) < 8:
         raise ValidationError("Passwords must be at least eight characters.", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(TOO_LONG, field="password")
+    if password_too_long(password):
+        raise ValidationError(TOO_MANY_BYTES, field="password")
 
 
 # --- SHA-512 crypt, pure Python (Drepper's "Unix crypt using SHA-256 and SHA-512") -------------
@@ -59,7 +82,11 @@ def _repeat_to(digest: bytes, length: int) -> bytes:
 
 def sha512_crypt_py(password: bytes, salt: str, rounds: int = _DEFAULT_ROUNDS,
                     explicit_rounds: bool = False) -> str:
-    """SHA-512 crypt computed in Python; same output as glibc's `crypt(pw, "$6$salt")`."""
+    """SHA-512 crypt computed in Python; same output as glibc's `crypt(pw, "$6$salt")`.
+
+    Memory stays linear in the password's length: the P sequence's digest (over the
+    password repeated len(password) times) is fed piece by piece, never built as one string.
+    """
     salt_b = salt.encode("ascii")[:16]
     alt = hashlib.sha512(password + salt_b + password).digest()
     a = hashlib.sha512(password + salt_b)
@@ -69,7 +96,10 @@ def sha512_crypt_py(password: bytes, salt: str, rounds: int = _DEFAULT_ROUNDS,
         a.update(alt if n & 1 else password)
         n >>= 1
     digest_a = a.digest()
-    p_bytes = _repeat_to(hashlib.sha512(password * len(password)).digest(), len(password))
+    dp = hashlib.sha512()
+    for _ in range(len(password)):
+        dp.update(password)
+    p_bytes = _repeat_to(dp.digest(), len(password))
     s_bytes = _repeat_to(hashlib.sha512(salt_b * (16 + digest_a[0])).digest(), len(salt_b))
     c = digest_a
     sha = hashlib.sha512
@@ -144,6 +174,16 @@ def hash_password(password: str) -> str:
     return SCHEME_PREFIX + _sha512_crypt(password.encode("utf-8"), f"$6${salt}")
 
 
+# A hash of a random password nobody knows, with the default rounds: an unknown user's
+# password and an over-long one are checked against it, so they cost what a known user's
+# wrong password costs and timing does not tell them apart.
+DUMMY_HASH: Final = (
+    "{SHA512-CRYPT}$6$bhjkXNkTJCnMpuiA$ah9TdcUk8Go54vTHDQhR55a20Tkx49PX3uTKsUex7yRzXsOGDR8EamQ"
+    "RELO1qmPayYXT4XldymjxUWPhvcKzT0")
+# What an over-long password is hashed as instead: a password of ordinary size.
+_DUMMY_PASSWORD: Final = "x" * 16
+
+
 class PasswordVerifier:
     """Checks passwords against stored hashes, remembering recent successes.
 
@@ -160,11 +200,17 @@ class PasswordVerifier:
         self._lock = threading.Lock()
 
     def _memo_token(self, stored: str, password: str) -> bytes:
-        return hmac.new(self._memo_key, stored.encode() + b"\x00" + password.encode("utf-8"),
+        return hmac.new(self._memo_key,
+                        stored.encode() + b"\x00" + password.encode("utf-8", "surrogatepass"),
                         hashlib.sha256).digest()
 
+    def remembered(self, password: str, stored: str) -> bool:
+        """True if this password was verified against `stored` recently: no hash to run."""
+        return self._memo_token(stored, password) in self._memo
+
     def verify(self, password: str, stored: str) -> bool:
-        """True if `password` matches `stored` (`{SHA512-CRYPT}$6$...` or a bare `$6$...`)."""
+        """True if `password` matches `stored` (`{SHA512-CRYPT}$6$...` or a bare `$6$...`).
+        A password over the length bound never matches (it is not hashed at all)."""
         token = self._memo_token(stored, password)
         if token in self._memo:
             return True
@@ -176,9 +222,20 @@ class PasswordVerifier:
                 self._memo.add(token)
         return ok
 
+    def fail_like_a_check(self, password: str) -> bool:
+        """Pay what checking `password` against a real hash costs, and fail: an unknown user's
+        login, or (hashed as an ordinary-size one) an over-long password's. Always False."""
+        if password_too_long(password):
+            password = _DUMMY_PASSWORD
+        verify_password(password, DUMMY_HASH)
+        return False
+
 
 def verify_password(password: str, stored: str) -> bool:
-    """Check a password against a dovecot hash; unknown schemes never match."""
+    """Check a password against a dovecot hash; unknown schemes never match, nor does a
+    password over the length bound (no hash is computed for it)."""
+    if password_too_long(password):
+        return False
     crypted = stored
     if crypted.startswith("{"):
         scheme, _, crypted = crypted[1:].partition("}")
@@ -189,6 +246,6 @@ def verify_password(password: str, stored: str) -> bool:
     setting = crypted[: crypted.rfind("$")]
     try:
         computed = _sha512_crypt(password.encode("utf-8"), setting)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, UnicodeEncodeError):
         return False
     return hmac.compare_digest(computed.encode(), crypted.encode())

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from core.audit import CONSOLE, Actor
 from core.errors import NotFound, ValidationError
-from core.mfa import qr, totp
+from core.mfa import qr, totp, used_codes
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -133,8 +133,9 @@ class MfaService:
 
         Checks in the reference's order: the token is there, the secret is well formed, the
         token is the code of the current step or one either side, the user exists. Unlike the
-        reference, the enabling code is stored as the last used one, so it cannot also be
-        used to log in. A user may have more than one TOTP method (as in the reference).
+        reference, the enabling code counts as used (`mru_token` and `core.mfa.used_codes`),
+        so it cannot also be used to log in. A user may have more than one TOTP method (as
+        in the reference).
 
         Raises:
             ValidationError: no token (`Bad Input`); missing or malformed secret; wrong
@@ -156,6 +157,7 @@ class MfaService:
                     "INSERT INTO mfa (user_id, type, secret, mru_token, label)"
                     " VALUES (?, 'totp', ?, ?, ?)", (user_id, secret, used, label))
                 mfa_id = int(cursor.lastrowid or 0)
+            used_codes.claim(self._box.state_db, mfa_id, used, self._box.clock())
             assert email is not None  # _user_id refused None
             self._box.auth.forget_login_keys(email)
         return MfaMethod(id=mfa_id, type="totp", label=label)
