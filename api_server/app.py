@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from bottle import Bottle, JSONPlugin
 
-from api_server import errors
+from api_server import bodies, errors
 from api_server.auth_plugin import AuthPlugin
 from api_server.routes import dns, mail, mfa, user
 
@@ -20,6 +20,8 @@ def make_app(box: Box) -> Bottle:
     # Views return finished responses; Bottle's dict-to-JSON plugin would only cost a check
     # per request (and format JSON differently from the reference).
     app.uninstall(JSONPlugin)
+    # Before routing, so before authentication: a body over the bound is refused unread.
+    bodies.install(app)
     errors.install(app)  # first installed = outermost: it also sees the auth plugin's errors
     app.install(AuthPlugin(box.auth))
     user.register(app, box)

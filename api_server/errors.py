@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from bottle import Bottle, HTTPError, HTTPResponse, Route, request
+from bottle import Bottle, HTTPError, HTTPResponse, MultipartError, Route, request
 
 from api_server import responses
 from core.errors import (
@@ -30,6 +30,7 @@ from core.errors import (
 
 REALM: Final = 'Basic realm="Mail-in-a-Box Management Server"'
 INTERNAL_ERROR: Final = "Internal error."
+BAD_FORM: Final = "Invalid form data."
 ERRORS_PLUGIN: Final = "miab_errors"
 
 # Kinds of refusal and the status each gets; the first matching class in this order wins.
@@ -94,7 +95,13 @@ def bottle_error(err: HTTPError) -> HTTPResponse:
     if err.status_code >= 500:
         # Bottle has written the traceback to wsgi.errors (the server's log) already.
         return responses.plain(INTERNAL_ERROR, err.status_code)
-    body = err.body if isinstance(err.body, str) and err.body else err.status_line
+    if isinstance(err, MultipartError):
+        # Its text is the parser's exception message ("MultipartError: No colon."): not for
+        # clients, as no exception text is.
+        body = BAD_FORM
+    else:
+        # Bottle's own fixed texts (404, 405, a chunked body it cannot parse).
+        body = err.body if isinstance(err.body, str) and err.body else err.status_line
     allow = err.get_header("Allow")
     return responses.plain(body, err.status_code, {"Allow": allow} if allow else None)
 

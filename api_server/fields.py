@@ -6,6 +6,8 @@ from typing import Literal
 
 from bottle import FormsDict, request
 
+from api_server import bodies
+
 Source = Literal["form", "query", "values"]
 
 
@@ -33,9 +35,9 @@ def field(name: str, *aliases: str, default: str = "", source: Source = "form") 
     if source == "query":
         value = _first(request.query, names)
     elif source == "form":
-        value = _first(request.forms, names)
+        value = _first(bodies.forms(), names)
     else:
         value = _first(request.query, names)
         if value is None:
-            value = _first(request.forms, names)
+            value = _first(bodies.forms(), names)
     return default if value is None else value

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bottle import Bottle, HTTPResponse, request
+from bottle import Bottle, HTTPResponse
 
-from api_server import responses
+from api_server import bodies, responses
 from api_server.fields import field
 from api_server.routes import actor, paths
 
@@ -36,7 +36,7 @@ def status_json(status: MfaStatus) -> dict[str, object]:
 def sent(*names: str) -> bool:
     """Whether the form has the field under any of its names: a missing token is refused
     with `Bad Input`, an empty one as a wrong code (§8.2)."""
-    return any(request.forms.getall(name) for name in names)
+    return any(bodies.forms().getall(name) for name in names)
 
 
 def register(app: Bottle, box: Box) -> None:
