@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from api_server import serve
-from core import open_box
+from api_server.serving import serve
+from core.box import locate_box
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
-    serve(open_box(args.box), host=args.host, port=args.port, threads=args.threads,
+    serve(locate_box(args.box), host=args.host, port=args.port, threads=args.threads,
           workers=args.workers)
 
 

@@ -18,10 +18,15 @@ from core.mail.housekeeping import Housekeeping
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
 from core.mail.users import UserService
 from core.mfa import MfaService
-from core.storage.db import Database
+from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
 
 Clock = Callable[[], float]
+
+# A new box's users.sqlite holds password hashes and TOTP secrets: not world-readable. On a
+# real box postfix reads it as its own user: give the file group `postfix` (README).
+USERS_DB_MODE = 0o640
+STATE_DB_MODE = 0o600
 
 
 class MailServices:
@@ -35,14 +40,14 @@ class Box:
     """A Mail-in-a-Box style box: its config, its databases and every admin service."""
 
     def __init__(self, config: BoxConfig, *, clock: Clock = time.time) -> None:
-        if not config.users_db.exists():
-            raise ConfigError(f"There is no mail database at {config.users_db}.")
+        check_box(config)
         self.config = config
         self.clock = clock
         self.db = Database(config.users_db)
         self.schema = detect_features(self.db)
-        config.state_db.parent.mkdir(parents=True, exist_ok=True)
-        self.state_db = Database(config.state_db)
+        # Login sessions and the audit log: root's alone.
+        create_database_file(config.state_db, STATE_DB_MODE)
+        self.state_db = Database(config.state_db, journal="wal")
         with self.state_db.write() as conn:
             for statement in STATE_SCHEMA:
                 conn.execute(statement)
@@ -63,9 +68,16 @@ class Box:
         self.state_db.close()
 
 
-def open_box(path: Path | str | None = None, *, clock: Clock = time.time) -> Box:
-    """Open the box in a folder made by `miab init`, or at a conf file; with no path, the
-    real box's `/etc/mailinabox.conf`.
+def check_box(config: BoxConfig) -> None:
+    """Raises: ConfigError: the config names no mail database."""
+    if not config.users_db.exists():
+        raise ConfigError(f"There is no mail database at {config.users_db}.")
+
+
+def locate_box(path: Path | str | None = None) -> BoxConfig:
+    """The config of the box in a folder made by `miab init`, or at a conf file; with no
+    path, the real box's `/etc/mailinabox.conf`. Opens no database (a process about to fork
+    workers calls this, and each worker opens the box itself).
 
     Raises:
         ConfigError: no box there (the message says how to name one).
@@ -75,7 +87,18 @@ def open_box(path: Path | str | None = None, *, clock: Clock = time.time) -> Box
             raise ConfigError("No box named and this machine has no /etc/mailinabox.conf: "
                               "pass --box DIR (a folder made by `miab init DIR`).")
         path = SYSTEM_CONF
-    return Box(load_config(path), clock=clock)
+    config = load_config(path)
+    check_box(config)
+    return config
+
+
+def open_box(path: Path | str | None = None, *, clock: Clock = time.time) -> Box:
+    """Open the box `locate_box(path)` finds.
+
+    Raises:
+        ConfigError: no box there (the message says how to name one).
+    """
+    return Box(locate_box(path), clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +131,7 @@ def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com"
                 "var/run"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     atomic_write(storage_root / "mailinabox.version", f"{FRESH_MIGRATION}\n")
+    create_database_file(config.users_db, USERS_DB_MODE)
     db = Database(config.users_db)
     create_schema(db, FRESH_SCHEMA)
     db.close()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from core import Box, init_box, open_box, seed_demo
+from core import Box, init_box, locate_box, open_box, seed_demo
 from core.audit import Actor
 from core.errors import MiabError
 from core.mail.listing import alias_text, aliases_listing, users_listing
@@ -94,10 +94,12 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from api_server import serve
 
-    box = open_box(args.box)
-    _out(f"Serving the API of {box.hostname} on http://{args.host}:{args.port}/ "
+    # Only the config here: the workers gunicorn forks open the box's databases themselves.
+    config = locate_box(args.box)
+    _out(f"Serving the API of {config.primary_hostname} on http://{args.host}:{args.port}/ "
          f"(also under /admin/)")
-    serve(box, host=args.host, port=args.port, threads=args.threads, workers=args.workers)
+    sys.stdout.flush()
+    serve(config, host=args.host, port=args.port, threads=args.threads, workers=args.workers)
     return 0
 
 

@@ -17,10 +17,10 @@ def loaded_after(import_line: str) -> set[str]:
 
 @pytest.mark.parametrize(("import_line", "forbidden"), [
     ("import core, core.box, core.dns, core.mfa, core.mail.aliases", {"textual", "bottle",
-                                                                       "waitress", "api_server",
+                                                                       "gunicorn", "api_server",
                                                                        "miab_tui"}),
     ("import api_server, api_server.app", {"textual", "miab_tui"}),
-    ("import miab_tui.app", {"bottle", "waitress", "api_server"}),
+    ("import miab_tui.app", {"bottle", "gunicorn", "api_server"}),
 ])
 def test_import_walls(import_line: str, forbidden: set[str]) -> None:
     assert not loaded_after(import_line) & forbidden

@@ -1,42 +1,83 @@
-"""SQLite access: one connection per thread, WAL, a busy timeout, and one write path.
+"""SQLite access: one connection per thread and per process, a busy timeout, one write path.
 
 Every write runs inside `Database.write()`, which opens `BEGIN IMMEDIATE` (so the write lock
 is taken up front and a concurrent writer waits instead of failing mid-transaction) and
 commits or rolls back as a whole.
+
+Journal modes. `users.sqlite` keeps SQLite's rollback journal, as the reference does: on a
+real box postfix's sqlite maps and dovecot's auth read it as their own users, and a WAL
+database cannot be read by a process that may not write its `-shm` file (or create it in the
+folder). Our own state database is written often and read only by us, so it uses WAL.
+
+No connection crosses a `fork()`: a child process abandons (never closes, which could remove
+the WAL files its parent still uses) the connections it inherited and opens its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS: Final = 15_000
+JournalMode = Literal["delete", "wal"]
+
+_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
+# Connections inherited across a fork: kept referenced forever so that they are never closed
+# (or garbage-collected, which closes) in the child.
+_ABANDONED: list[object] = []
+
+
+def create_database_file(path: Path, mode: int) -> bool:
+    """Create an empty database file with permission bits `mode` (not the umask's), before
+    SQLite creates it world-readable. False if it existed (its mode is left alone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return True
 
 
 class Database:
     """A SQLite file shared by the TUI, the API server's workers and postfix/dovecot."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, journal: JournalMode = "delete") -> None:
         self.path = path
+        self.journal = journal
         self._local = threading.local()
         self._generation = 0  # bumped by every commit made through this object
+        self._epoch = 0  # bumped when any thread's connection sees another's commit
         self._gen_lock = threading.Lock()
+        self._cache: dict[str, tuple[Hashable, float, object]] = {}
+        self._compute_locks: dict[str, threading.Lock] = {}
+        _DATABASES.add(self)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # WAL lets readers (postfix, dovecot, the other face) go on while we write.
-        with contextlib.suppress(sqlite3.OperationalError):
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        (current,) = conn.execute("PRAGMA journal_mode").fetchone()
+        if current != self.journal:
+            # Switching needs the database to ourselves; if another process holds it now,
+            # a later connection switches it.
+            with contextlib.suppress(sqlite3.OperationalError):
+                conn.execute(f"PRAGMA journal_mode={self.journal.upper()}")
+        # WAL: NORMAL is durable against process crashes and loses nothing but the last
+        # commits on power loss; a rollback journal needs FULL for the same promise.
+        conn.execute("PRAGMA synchronous=" + ("NORMAL" if self.journal == "wal" else "FULL"))
         return conn
 
     @property
@@ -45,6 +86,13 @@ class Database:
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
+
+    def _abandon_after_fork(self) -> None:
+        _ABANDONED.append(self._local)
+        self._local = threading.local()
+        # Locks another thread of the parent may have held at the fork would never be freed.
+        self._gen_lock = threading.Lock()
+        self._compute_locks = {}
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
@@ -66,34 +114,59 @@ class Database:
     def version(self) -> tuple[int, int]:
         """A value that changes whenever the database may have changed, from any process.
 
-        `PRAGMA data_version` changes on this thread's connection when another connection
-        commits; the generation counts this object's own commits.
+        `PRAGMA data_version` changes on a connection when another connection commits, but
+        its values mean nothing across connections; so each thread compares its own
+        connection's value with what it saw last and, on a change (or on its first look, not
+        knowing what it missed), moves the process-wide epoch on. The generation counts this
+        object's own commits.
         """
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
-        return data_version, self._generation
+        if getattr(self._local, "data_version", None) != data_version:
+            self._local.data_version = data_version
+            with self._gen_lock:
+                self._epoch += 1
+        return self._epoch, self._generation
 
     def cached(self, name: str, compute: Callable[[], T], *, extra_key: Hashable = None,
                max_age: float | None = None) -> T:
-        """`compute()`, reused while the database (and `extra_key`) are unchanged.
+        """`compute()`, reused by every thread while the database (and `extra_key`) are
+        unchanged.
 
-        The cache is per thread because `data_version` is per connection. `max_age` bounds
-        how long a value may be reused for what the key cannot see (e.g. mailbox sizes).
+        One value per process, computed by one thread at a time (the others wait for it
+        rather than compute it again). `max_age` bounds how long a value may be reused for
+        what the key cannot see (e.g. mailbox sizes).
         """
-        cache: dict[str, tuple[Hashable, float, object]] | None = getattr(
-            self._local, "cache", None)
-        if cache is None:
-            cache = self._local.cache = {}
-        key = (self.version(), extra_key)
-        now = time.monotonic()
-        hit = cache.get(name)
-        if hit is not None and hit[0] == key and (max_age is None or now - hit[1] < max_age):
+        key = (self.version(), extra_key)  # taken before computing: a change meanwhile shows
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == key and (
+                max_age is None or time.monotonic() - hit[1] < max_age):
             return hit[2]  # type: ignore[return-value]
-        value = compute()
-        cache[name] = (key, now, value)
+        with self._compute_lock(name):
+            hit = self._cache.get(name)
+            now = time.monotonic()
+            if hit is not None and hit[0] == key and (max_age is None or now - hit[1] < max_age):
+                return hit[2]  # type: ignore[return-value]
+            value = compute()
+            self._cache[name] = (key, now, value)
         return value
+
+    def _compute_lock(self, name: str) -> threading.Lock:
+        with self._gen_lock:
+            lock = self._compute_locks.get(name)
+            if lock is None:
+                lock = self._compute_locks[name] = threading.Lock()
+        return lock
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _after_fork_in_child() -> None:
+    for database in list(_DATABASES):
+        database._abandon_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -25,7 +25,7 @@ def test_init_makes_a_complete_box(tmp_path: Path) -> None:
     assert box.schema.has_quota and box.schema.has_auto_aliases and box.schema.has_mfa
     key_mode = stat.S_IMODE(os.stat(root / "var/lib/mailinabox/api.key").st_mode)
     assert key_mode == 0o640
-    assert box.db.query("PRAGMA journal_mode") == [("wal",)]
+    assert box.db.query("PRAGMA journal_mode") == [("delete",)]  # tests/core/test_database.py
     assert box.config.is_local and box.config.api_key_path.is_relative_to(root)
     with pytest.raises(ConfigError) as exc:
         init_box(root)
@@ -47,7 +47,7 @@ def test_atomic_write_modes_and_replace(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     atomic_write(target, b"two", mode=0o600)
     assert target.read_bytes() == b"two"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["secret", "secret.lock"]
+    assert [p.name for p in target.parent.iterdir()] == ["secret"]  # no lock, no temp file
 
 
 def test_failed_transaction_rolls_back(box: Box) -> None:

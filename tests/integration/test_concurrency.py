@@ -144,18 +144,22 @@ def test_killed_write_transaction_leaves_old_rows_whole(box_dir: Path, moment: s
     db_path = box.config.users_db
     users_before = table_rows(db_path, "users")
     aliases_before = table_rows(db_path, "aliases")
+    size_before = db_path.stat().st_size
     box.close()
 
-    # Enough rows that SQLite spills uncommitted pages to the WAL before the kill.
+    # Enough rows that SQLite spills uncommitted pages to the database file (the originals
+    # saved in the rollback journal) before the kill.
     child, ready = start_child(writers.hold_uncommitted_insert, str(box_dir), 50_000,
                                moment == "mid_insert")
     wait_until_ready(child, ready)
     if moment == "mid_insert":
         time.sleep(0.3)
     else:
-        # The kill must find uncommitted pages on disk, not only in the child's memory.
-        wal = db_path.with_name(db_path.name + "-wal")
-        assert wal.stat().st_size > 1 << 20, wal.stat().st_size
+        # The kill must find uncommitted pages on disk, not only in the child's memory: a
+        # hot journal the next opener rolls back.
+        journal = db_path.with_name(db_path.name + "-journal")
+        assert journal.exists()
+        assert db_path.stat().st_size > size_before + (1 << 20), db_path.stat().st_size
     kill_child(child)
 
     assert integrity(db_path) == "ok"
