@@ -87,6 +87,95 @@ class BoxConfig:
     def api_key_path(self) -> Path:
         return self.system_path("/var/lib/mailinabox/api.key")
 
+    # Outside STORAGE_ROOT (STORAGE.md §8): the system's own paths on a real box, the same
+    # paths inside the box folder on a local one. Nothing else in core names these.
+
+    @property
+    def nsd_dir(self) -> Path:
+        return self.system_path("/etc/nsd")
+
+    @property
+    def nsd_zones_dir(self) -> Path:
+        return self.nsd_dir / "zones"
+
+    @property
+    def nsd_zones_conf(self) -> Path:
+        """nsd's zone list (DNS.md §8), included by nsd.conf."""
+        return self.nsd_dir / "zones.conf"
+
+    @property
+    def opendkim_dir(self) -> Path:
+        """OpenDKIM's KeyTable and SigningTable (STORAGE.md §3)."""
+        return self.system_path("/etc/opendkim")
+
+    @property
+    def nginx_conf_dir(self) -> Path:
+        return self.system_path("/etc/nginx/conf.d")
+
+    @property
+    def nginx_local_conf(self) -> Path:
+        """The generated nginx config (SYSTEM.md §2)."""
+        return self.nginx_conf_dir / "local.conf"
+
+    @property
+    def ssh_dir(self) -> Path:
+        """The SSH host keys (their fingerprints are the SSHFP records)."""
+        return self.system_path("/etc/ssh")
+
+    @property
+    def backup_ssh_key(self) -> Path:
+        """The private key backups to an rsync target log in with; `.pub` beside it."""
+        return self.system_path("/root/.ssh/id_rsa_miab")
+
+    @property
+    def reboot_required_flag(self) -> Path:
+        """Present when package updates need a reboot."""
+        return self.system_path("/var/run/reboot-required")
+
+    @property
+    def mta_sts_policy(self) -> Path:
+        return self.system_path("/var/lib/mailinabox/mta-sts.txt")
+
+    @property
+    def status_checks_cache(self) -> Path:
+        """The previous nightly status-check output (for change notices)."""
+        return self.system_path("/var/cache/mailinabox/status_checks.json")
+
+    @property
+    def dns_update_lock(self) -> Path:
+        """Held while the DNS update runs, by every process."""
+        return self.system_path("/var/lib/mailinabox/dns-update")
+
+    # Inside STORAGE_ROOT (STORAGE.md §3–§5).
+
+    @property
+    def custom_dns_yaml(self) -> Path:
+        return self.storage_root / "dns" / "custom.yaml"
+
+    @property
+    def dnssec_dir(self) -> Path:
+        return self.storage_root / "dns" / "dnssec"
+
+    @property
+    def dkim_dir(self) -> Path:
+        return self.storage_root / "mail" / "dkim"
+
+    @property
+    def ssl_dir(self) -> Path:
+        """The TLS key, certificates and the `ssl_certificate.pem` link."""
+        return self.storage_root / "ssl"
+
+    @property
+    def letsencrypt_dir(self) -> Path:
+        """certbot's `--config-dir` (ACME account, logs): the reference keeps ACME state in
+        STORAGE_ROOT, not /etc/letsencrypt (STORAGE.md §5)."""
+        return self.ssl_dir / "lets_encrypt"
+
+    @property
+    def acme_webroot(self) -> Path:
+        """certbot's `--webroot-path`; nginx serves `/.well-known/acme-challenge/` from it."""
+        return self.letsencrypt_dir / "webroot"
+
     @property
     def state_db(self) -> Path:
         """Our own state (audit log, login sessions, login throttling); not the reference's."""

@@ -1,20 +1,19 @@
-"""nsd's zone list (DNS.md §8), OpenDKIM's tables (STORAGE.md §3) and the one door to the host
-services that read them.
+"""nsd's zone list (DNS.md §8), OpenDKIM's tables (STORAGE.md §3) and what the DNS area asks
+of the services that read them.
 
-`DnsHost` is the only place the DNS area touches running programs. On a local box (made by
-`miab init`) or a machine without the program it changes nothing and says so in the result,
-so a face never reports "served" for zones nobody serves.
+`DnsHost` is the DNS area's use of the host door (`core.host`): the only place DNS touches
+running programs, and it runs them only through `Host`. On a local box (made by `miab init`)
+or a machine without the program it changes nothing and says so in the result, so a face
+never reports "served" for zones nobody serves.
 """
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from core.formats import nsd_address, nsd_name, nsd_zonefile, opendkim_domain, opendkim_path
+from core.host import Host
 
 if TYPE_CHECKING:
     from core.config import BoxConfig
@@ -62,30 +61,20 @@ def render_opendkim_tables(domains: Sequence[str], key_file: str) -> dict[str, s
     }
 
 
-Runner = Callable[[Sequence[str]], subprocess.CompletedProcess[str]]
-
-
-def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=_TIMEOUT,
-                          check=False)
-
-
 class DnsHost:
-    """Reloads nsd, restarts opendkim and flushes the local resolver (DNS.md §9 steps 3–5)."""
+    """Reloads nsd, restarts opendkim and flushes the local resolver (DNS.md §9 steps 3–5),
+    through the host door (`core.host.Host`), in the DNS area's own words."""
 
-    def __init__(self, config: BoxConfig, *, run: Runner = _run,
-                 which: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, config: BoxConfig, *, host: Host | None = None) -> None:
         self._config = config
-        self._run = run
-        self._which = which or (lambda name: shutil.which(
-            name, path="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"))
+        self.host = host or Host(config)
 
     def _absent_or_local(self, program: str, absent: str, local: str) -> str | None:
         # A local box never touches the machine's services, installed or not (so its output
         # is the same on every machine).
-        if self._config.is_local:
+        if self.host.is_local:
             return local
-        if self._which(program) is None:
+        if not self.host.installed(program):
             return absent
         return None
 
@@ -94,11 +83,10 @@ class DnsHost:
         note = self._absent_or_local("nsd", NSD_ABSENT, NSD_LOCAL)
         if note:
             return (note,)
-        control = self._which("nsd-control")
-        if control is not None:
-            reconfig = self._run([control, "reconfig"])
-            reload = self._run([control, "reload"])
-            if reconfig.returncode == 0 and reload.returncode == 0:
+        if self.host.installed("nsd-control"):
+            reconfig = self.host.run(["nsd-control", "reconfig"], timeout=_TIMEOUT)
+            reload = self.host.run(["nsd-control", "reload"], timeout=_TIMEOUT)
+            if reconfig.ok and reload.ok:
                 return ()
         return self._restart("nsd")
 
@@ -110,19 +98,10 @@ class DnsHost:
 
     def flush_resolver(self) -> None:
         """`rndc flush` so the box's own lookups see the change; errors ignored (as upstream)."""
-        rndc = self._which("rndc")
-        if rndc is None or self._config.is_local:
+        if self.host.is_local or not self.host.installed("rndc"):
             return
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            self._run([rndc, "flush"])
+        self.host.run(["rndc", "flush"], timeout=_TIMEOUT)
 
     def _restart(self, service: str) -> tuple[str, ...]:
-        try:
-            done = self._run(["service", service, "restart"])
-        except (OSError, subprocess.SubprocessError) as exc:
-            return (f"{service} could not be restarted: {exc}",)
-        if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            return (f"{service} could not be restarted: "
-                    f"{detail[-1] if detail else 'exit status ' + str(done.returncode)}",)
-        return ()
+        done = self.host.restart(service, timeout=_TIMEOUT)
+        return (done.note,) if done.note else ()
