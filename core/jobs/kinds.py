@@ -1,0 +1,40 @@
+"""The job kinds core provides."""
+
+from __future__ import annotations
+
+import time
+
+from core.errors import ValidationError
+from core.jobs.registry import JobContext, register
+
+DNS_UPDATE = "dns-update"
+SELF_TEST = "self-test"
+
+
+@register(DNS_UPDATE)
+def dns_update(ctx: JobContext) -> str:
+    """`box.dns.update(force=True)`: rebuild, re-sign and reload every zone. The result is
+    the update's response body (its lines, each followed by a newline)."""
+    ctx.progress("rebuilding and signing every zone", 0.0)
+    change = ctx.box.dns.update(force=True, actor=ctx.actor)
+    for line in change.lines:
+        ctx.progress(line, None)
+    ctx.progress("", 1.0)
+    return change.text
+
+
+@register(SELF_TEST)
+def self_test(ctx: JobContext) -> str:
+    """Exercise the job machinery without touching the box: `steps` lines, `delay` seconds
+    apart; `fail` makes it end failed. Parameters are bounded (at most 1,000 steps of 10 s)."""
+    steps, delay = ctx.params.get("steps", 3), ctx.params.get("delay", 0.1)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= 1000:
+        raise ValidationError("steps must be a whole number from 0 to 1000.", field="steps")
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 10:
+        raise ValidationError("delay must be a number of seconds from 0 to 10.", field="delay")
+    for step in range(1, steps + 1):
+        time.sleep(delay)
+        ctx.progress(f"step {step} of {steps}", step / steps)
+    if ctx.params.get("fail"):
+        raise ValidationError("The self-test was asked to fail.")
+    return f"{steps} steps done\n"
