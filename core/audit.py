@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from core.errors import MiabError
+from core.mail.addresses import (
+    prettify_domain,
+    prettify_idn_email_address,
+    sanitize_idn_email_address,
+)
 from core.storage.db import Database
 
 STATE_SCHEMA: Final = (
@@ -23,18 +28,57 @@ STATE_SCHEMA: Final = (
     # TOTP codes used within their validity window (core.mfa.used_codes): never accepted twice.
     "CREATE TABLE IF NOT EXISTS used_totp_codes (mfa_id INTEGER NOT NULL, code TEXT NOT NULL,"
     " time REAL NOT NULL, PRIMARY KEY (mfa_id, code))",
+    # Long jobs (core.jobs): state, result and progress lines, followed from any process.
+    "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+    " state TEXT NOT NULL, actor TEXT NOT NULL, face TEXT NOT NULL,"
+    " params TEXT NOT NULL DEFAULT '{}', pid INTEGER, created REAL NOT NULL, started REAL,"
+    " ended REAL, progress REAL, result TEXT)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_kind_state ON jobs (kind, state)",
+    "CREATE TABLE IF NOT EXISTS job_lines (job_id INTEGER NOT NULL, line_no INTEGER NOT NULL,"
+    " time REAL NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job_id, line_no))",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who makes a change: a login (or `root` on the console) and the face used."""
+    """Who makes a change: a login (the API caller, the user at the console) and the face
+    used. Every changing core operation requires one: there is no default actor."""
 
     name: str
-    face: str  # "tui", "api", "cli"
+    face: str  # "tui", "api", "cli", "setup"
 
 
-CONSOLE: Final = Actor("root", "cli")
+# The box itself, making a box or seeding the demo (`miab init`, `miab demo`).
+SETUP: Final = Actor("miab", "setup")
+
+
+def stored_target(target: str) -> str:
+    """A target in the one form the log keeps: addresses and domains in IDNA (ASCII)."""
+    words = []
+    for word in target.split(" "):
+        if word.isascii():
+            words.append(word)
+        elif "@" in word:
+            words.append(sanitize_idn_email_address(word))
+        else:
+            try:
+                words.append(word.encode("idna").decode("ascii"))
+            except (UnicodeError, ValueError):
+                words.append(word)
+    return " ".join(words)
+
+
+def display_target(target: str) -> str:
+    """A stored target as the faces show it: IDNA addresses and domains in Unicode."""
+    words = []
+    for word in target.split(" "):
+        if "xn--" not in word.lower():
+            words.append(word)
+        elif "@" in word:
+            words.append(prettify_idn_email_address(word))
+        else:
+            words.append(prettify_domain(word))
+    return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +103,8 @@ class AuditLog:
             conn.execute(
                 "INSERT INTO audit (time, actor, face, operation, target, outcome)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (self._clock(), actor.name, actor.face, operation, target, outcome))
+                (self._clock(), actor.name, actor.face, operation, stored_target(target),
+                 outcome))
 
     @contextlib.contextmanager
     def recording(self, actor: Actor, operation: str, target: str) -> Iterator[None]:

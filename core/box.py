@@ -8,11 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.audit import STATE_SCHEMA, AuditLog
+from core.audit import SETUP, STATE_SCHEMA, Actor, AuditLog
 from core.auth import AuthService
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
 from core.dns import DnsService
 from core.errors import ConfigError
+from core.events import Hooks, MailChanged, UserCredentialsChanged
+from core.jobs import JobService
 from core.mail.aliases import AliasService
 from core.mail.housekeeping import Housekeeping
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
@@ -31,9 +33,10 @@ STATE_DB_MODE = 0o600
 
 class MailServices:
     def __init__(self, box: Box) -> None:
-        self.users = UserService(box)
-        self.aliases = AliasService(box)
-        self.housekeeping = Housekeeping(box)
+        self.housekeeping = Housekeeping(box.db, box.config, box.hooks)
+        self.users = UserService(box.db, box.schema, box.config, box.audit, box.hooks)
+        self.aliases = AliasService(box.db, box.schema, box.config, box.audit, box.hooks,
+                                    self.housekeeping.required_aliases)
 
 
 class Box:
@@ -52,12 +55,21 @@ class Box:
             for statement in STATE_SCHEMA:
                 conn.execute(statement)
         self.audit = AuditLog(self.state_db, clock)
+        # After-change follow-ups: the services emit events, the Box wires who follows up.
+        self.hooks = Hooks()
         self.mail = MailServices(self)
         self.auth = AuthService(self)
         self.dns = DnsService(self)
-        # DNS update as step 4 of the post-change housekeeping (BEHAVIOUR.md §3.12).
-        self.mail.housekeeping.after_change.append(self.dns.housekeeping_hook)
-        self.mfa = MfaService(self)
+        self.mfa = MfaService(self.db, self.state_db, self.schema, config.primary_hostname,
+                              clock, self.audit, self.hooks)
+        self.jobs = JobService(self)  # long work in detached processes (core.jobs)
+        # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
+        # update as its step 4 (web and TLS subscribe here as they arrive).
+        self.hooks.subscribe(MailChanged, self.mail.housekeeping.on_mail_changed)
+        self.hooks.subscribe(MailChanged, lambda _event: self.dns.housekeeping_hook())
+        # A changed password or second factor, or a removed user: their sessions end.
+        self.hooks.subscribe(UserCredentialsChanged,
+                             lambda event: self.auth.forget_login_keys(event.email))
 
     @property
     def hostname(self) -> str:
@@ -144,23 +156,26 @@ def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com"
 DEMO_DOMAINS = ("example.com", "example.org", "bücher.example")
 
 
-def seed_demo(box: Box, *, admin_password: str | None = None) -> Credentials:
-    """Fill a box with a few domains, users and aliases, and return the admin's login."""
+def seed_demo(box: Box, *, admin_password: str | None = None,
+              actor: Actor = SETUP) -> Credentials:
+    """Fill a box with a few domains, users and aliases, and return the admin's login. The
+    changes are the setup's (`SETUP`), unless another actor is named."""
     password = admin_password or secrets.token_urlsafe(12)
     primary_domain = box.hostname.partition(".")[2] or box.hostname
     admin = f"me@{primary_domain}"
     users = box.mail.users
     aliases = box.mail.aliases
-    users.add_user(admin, password, "admin")
-    aliases.add_alias("administrator@" + box.hostname, admin)
+    users.add_user(admin, password, "admin", actor=actor)
+    aliases.add_alias("administrator@" + box.hostname, admin, actor=actor)
     demo_password = secrets.token_urlsafe(12)
     for email in ("alice@example.com", "bob@example.com", "carol@example.org",
                   "dave@example.org", "erin@xn--bcher-kva.example"):
-        users.add_user(email, demo_password, quota="2G" if email.startswith("c") else "0")
-    aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com")
-    aliases.add_alias("@example.org", "carol@example.org")
-    aliases.add_alias("@example.net", "@example.com")
-    aliases.add_alias("noreply@example.com", "", "alice@example.com")
-    aliases.add_alias("info@bücher.example", "erin@bücher.example")
+        users.add_user(email, demo_password, quota="2G" if email.startswith("c") else "0",
+                       actor=actor)
+    aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com", actor=actor)
+    aliases.add_alias("@example.org", "carol@example.org", actor=actor)
+    aliases.add_alias("@example.net", "@example.com", actor=actor)
+    aliases.add_alias("noreply@example.com", "", "alice@example.com", actor=actor)
+    aliases.add_alias("info@bücher.example", "erin@bücher.example", actor=actor)
     (box.config.mailboxes_dir / "example.com" / "frank").mkdir(parents=True, exist_ok=True)
     return Credentials(admin, password)

@@ -9,19 +9,31 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import Box, init_box, locate_box, open_box, seed_demo
-from core.audit import Actor
+from core.audit import SETUP, Actor
 from core.errors import MiabError
 from core.mail.listing import alias_text, aliases_listing, users_listing
 from core.mail.users import human_size
 
-CLI = Actor("root", "cli")
 DEMO_DIR = "demo-box"
 CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+def cli_actor() -> Actor:
+    """The person at the console: the login that ran `sudo miab ...` (SUDO_USER), else the
+    user the command runs as; recorded in the audit log with the face `cli`."""
+    name = os.environ.get("SUDO_USER", "").strip()
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):
+            name = f"uid {os.getuid()}"
+    return Actor(name, "cli")
 
 
 def _out(text: str) -> None:
@@ -60,7 +72,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _seed_demo(box: Box, directory: Path) -> None:
-    creds = seed_demo(box)
+    creds = seed_demo(box, actor=SETUP)
     from core.storage.files import atomic_write
 
     atomic_write(directory / CREDENTIALS_FILE, f"{creds.email}\n{creds.password}\n", mode=0o600)
@@ -125,31 +137,31 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     password = _password(args.password)
     change = box.mail.users.add_user(args.email, password, "admin" if args.admin else "",
-                                     quota=args.quota, actor=CLI)
+                                     quota=args.quota, actor=cli_actor())
     _out(change.text)
     return 0
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
-    _out(open_box(args.box).mail.users.remove_user(args.email, actor=CLI).text)
+    _out(open_box(args.box).mail.users.remove_user(args.email, actor=cli_actor()).text)
     return 0
 
 
 def cmd_user_password(args: argparse.Namespace) -> int:
     box = open_box(args.box)
-    box.mail.users.set_password(args.email, _password(args.password), actor=CLI)
+    box.mail.users.set_password(args.email, _password(args.password), actor=cli_actor())
     _out("OK")
     return 0
 
 
 def cmd_user_make_admin(args: argparse.Namespace) -> int:
-    open_box(args.box).mail.users.add_privilege(args.email, "admin", actor=CLI)
+    open_box(args.box).mail.users.add_privilege(args.email, "admin", actor=cli_actor())
     _out("OK")
     return 0
 
 
 def cmd_user_remove_admin(args: argparse.Namespace) -> int:
-    open_box(args.box).mail.users.remove_privilege(args.email, "admin", actor=CLI)
+    open_box(args.box).mail.users.remove_privilege(args.email, "admin", actor=cli_actor())
     _out("OK")
     return 0
 
@@ -159,7 +171,7 @@ def cmd_user_quota(args: argparse.Namespace) -> int:
     if args.quota is None:
         _out(box.mail.users.get_quota(args.email))
     else:
-        box.mail.users.set_quota(args.email, args.quota, actor=CLI)
+        box.mail.users.set_quota(args.email, args.quota, actor=cli_actor())
         _out("OK")
     return 0
 
@@ -178,13 +190,13 @@ def cmd_alias_add(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     change = box.mail.aliases.add_alias(args.address, args.forwards_to,
                                         args.permitted_senders or "",
-                                        update_if_exists=args.update, actor=CLI)
+                                        update_if_exists=args.update, actor=cli_actor())
     _out(change.text)
     return 0
 
 
 def cmd_alias_remove(args: argparse.Namespace) -> int:
-    _out(open_box(args.box).mail.aliases.remove_alias(args.address, actor=CLI).text)
+    _out(open_box(args.box).mail.aliases.remove_alias(args.address, actor=cli_actor()).text)
     return 0
 
 
@@ -196,7 +208,8 @@ def cmd_domain_list(args: argparse.Namespace) -> int:
 
 def cmd_api_key(args: argparse.Namespace) -> int:
     box = open_box(args.box)
-    _out(box.auth.rotate_master_key() if args.rotate else box.auth.master_key())
+    _out(box.auth.rotate_master_key(actor=cli_actor()) if args.rotate
+         else box.auth.master_key())
     return 0
 
 
@@ -217,7 +230,7 @@ def cmd_mfa_disable(args: argparse.Namespace) -> int:
     """The way back in for a user (an admin too) who lost their authenticator: run as root
     on the box, no login needed."""
     box = open_box(args.box)
-    for method in box.mfa.disable(args.email, args.id, actor=CLI):
+    for method in box.mfa.disable(args.email, args.id, actor=cli_actor()):
         _out(f"disabled {method.type} #{method.id} {method.label or ''}".rstrip())
     if not box.mfa.list_methods(args.email):
         _out(f"{args.email} can now log in with the password alone.")
@@ -234,11 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="miab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(subparsers: argparse._SubParsersAction, name: str,
+    def command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
                 func: Callable[[argparse.Namespace], int], help_text: str,
                 with_box: bool = True) -> argparse.ArgumentParser:
-        p = subparsers.add_parser(name, help=help_text, description=help_text,
-                                  parents=[box_arg] if with_box else [])
+        p: argparse.ArgumentParser = subparsers.add_parser(
+            name, help=help_text, description=help_text, parents=[box_arg] if with_box else [])
         p.set_defaults(func=func)
         return p
 
@@ -318,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except MiabError as exc:
         sys.stderr.write(f"miab: {exc.message}\n")
         return 1

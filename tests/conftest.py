@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from core import Box, init_box, seed_demo
+from core.audit import Actor
 from core.dns.dnssec import ensure_keys
 from core.dns.sources import ensure_dkim_key, ensure_tls_key
 
 # 2026-11-24 12:00:00 UTC: every test and snapshot sees this time.
 FIXED_TIME = 1795521600.0
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
+# Who the tests' direct core calls are made by: every change names its actor.
+TEST_ACTOR = Actor("tester", "cli")
 
 
 def fixed_clock() -> float:
@@ -29,6 +32,12 @@ def key_material(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_tls_key(root / "ssl")
     ensure_keys(root / "dns" / "dnssec", "RSASHA256")
     return root
+
+
+@pytest.fixture
+def actor() -> Actor:
+    """The actor of a test's own changes (core requires one on every change)."""
+    return TEST_ACTOR
 
 
 def copy_keys(material: Path, box: Box) -> None:

@@ -17,13 +17,11 @@ from api_server import bodies, responses
 from api_server.auth_plugin import client_address
 from api_server.fields import field
 from api_server.routes import actor, paths
-from core.dns.service import EMPTY_UPDATE, NOTHING_CHANGED
 
 if TYPE_CHECKING:
     from core.auth import Caller
     from core.box import Box
     from core.dns.records import CustomRecord, DnsRecord
-    from core.results import Change
 
 
 def custom_json(records: Sequence[CustomRecord]) -> list[dict[str, str]]:
@@ -49,16 +47,11 @@ def forwarded_address() -> str | None:
     return client_address() or None
 
 
-def edit_text(change: Change) -> str:
-    """§4.7's result: the update's output lines, or the reference's bare words (no newline)."""
-    if change.lines in ((NOTHING_CHANGED,), (EMPTY_UPDATE,)):
-        return change.lines[0]
-    return change.text
-
-
 def register(app: Bottle, box: Box) -> None:
     dns = box.dns
-    # `rtype` defaults to A when the path has none (§4.7); core upper-cases it.
+    # `rtype` defaults to A when the path has none (§4.7); core upper-cases it. An edit answers
+    # the update's output lines, or the reference's bare word (no newline) when nothing changed
+    # (`OK`, `Change.changed` false) or the update was quiet: `Change.text` gives each as is.
     custom_paths = paths("/dns/custom/<qname>") + paths("/dns/custom/<qname>/<rtype>")
 
     @app.get(paths("/dns/zones"))
@@ -98,20 +91,20 @@ def register(app: Bottle, box: Box) -> None:
         change = dns.add_custom_record(qname, rtype, record_value(),
                                        default_address=forwarded_address(),
                                        actor=actor(caller))
-        return responses.text(edit_text(change))
+        return responses.text(change.text)
 
     @app.put(custom_paths)
     def set_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
         change = dns.set_custom_record(qname, rtype, record_value(),
                                        default_address=forwarded_address(),
                                        actor=actor(caller))
-        return responses.text(edit_text(change))
+        return responses.text(change.text)
 
     @app.delete(custom_paths)
     def remove_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
         # An empty body removes every value of qname+rtype (core reads "" as "all").
         change = dns.remove_custom_record(qname, rtype, record_value(), actor=actor(caller))
-        return responses.text(edit_text(change))
+        return responses.text(change.text)
 
     @app.get(paths("/dns/dump"))
     def dump() -> HTTPResponse:

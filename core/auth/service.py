@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import pyotp
 
+from core.audit import Actor
 from core.config import ProxyNetwork
 from core.errors import AuthError, NotAdmin, RateLimited
 from core.mail.passwords import PasswordVerifier, password_too_long
@@ -131,14 +132,16 @@ class AuthService:
                 self._master_cache = (mtime, f.read().strip())
         return self._master_cache[1]
 
-    def rotate_master_key(self) -> str:
+    def rotate_master_key(self, *, actor: Actor) -> str:
         """Write a new master key (32 hex characters, as upstream's setup): every per-user API
-        key and every login key made with the old one stops working."""
-        key = secrets.token_hex(16)
-        atomic_write(self._box.config.api_key_path, key + "\n", mode=0o640)
-        self._master_cache = None
-        with self._box.state_db.write() as conn:
-            conn.execute("DELETE FROM login_keys")
+        key and every login key made with the old one stops working. Audited (the key is
+        not recorded)."""
+        with self._box.audit.recording(actor, "rotate master key", "master key"):
+            key = secrets.token_hex(16)
+            atomic_write(self._box.config.api_key_path, key + "\n", mode=0o640)
+            self._master_cache = None
+            with self._box.state_db.write() as conn:
+                conn.execute("DELETE FROM login_keys")
         return key
 
     # --- per-user keys --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 import dns.exception
 import dns.zone
 
-from core.audit import CONSOLE, Actor
+from core.audit import Actor
 from core.dns import custom as custom_mod
 from core.dns.custom import SECONDARY_NS_QNAME, Action, CustomFile
 from core.dns.dnssec import (
@@ -127,16 +127,16 @@ class DnsService:
         config = box.config
         self.resolver = resolver
         self.host = host or DnsHost(config)
-        self.zones_dir = config.system_path("/etc/nsd/zones")
-        self.zones_conf = config.system_path("/etc/nsd/zones.conf")
-        self.opendkim_dir = config.system_path("/etc/opendkim")
-        self.ssh_dir = config.system_path("/etc/ssh")
-        self.mta_sts_policy = config.system_path("/var/lib/mailinabox/mta-sts.txt")
-        self.custom_yaml = config.storage_root / "dns" / "custom.yaml"
-        self.dnssec_dir = config.storage_root / "dns" / "dnssec"
-        self.dkim_dir = config.storage_root / "mail" / "dkim"
-        self.ssl_dir = config.storage_root / "ssl"
-        self._lock_path = config.system_path("/var/lib/mailinabox/dns-update")
+        self.zones_dir = config.nsd_zones_dir
+        self.zones_conf = config.nsd_zones_conf
+        self.opendkim_dir = config.opendkim_dir
+        self.ssh_dir = config.ssh_dir
+        self.mta_sts_policy = config.mta_sts_policy
+        self.custom_yaml = config.custom_dns_yaml
+        self.dnssec_dir = config.dnssec_dir
+        self.dkim_dir = config.dkim_dir
+        self.ssl_dir = config.ssl_dir
+        self._lock_path = config.dns_update_lock
         self._rlock = threading.RLock()
         self._depth = 0
         self._files = FileCache()
@@ -286,7 +286,7 @@ class DnsService:
 
     # --- the update ---------------------------------------------------------------------------
 
-    def update(self, *, force: bool = False, actor: Actor = CONSOLE) -> Change:
+    def update(self, *, force: bool = False, actor: Actor) -> Change:
         """Rewrite, re-sign and reload what changed (DNS.md §9); `force` rewrites every zone.
 
         Returns `updated DNS: a.com,b.com` (nothing when nothing changed), then notes from the
@@ -388,7 +388,7 @@ class DnsService:
             if updated:
                 self.host.flush_resolver()
         lines = ["updated DNS: " + ",".join(updated)] if updated else []
-        return Change.of(*lines, *notes, *problems)
+        return dataclasses.replace(Change.of(*lines, *notes, *problems), changed=bool(updated))
 
     def _zones_conf_text(self, facts: ZoneFacts, custom: CustomFile) -> str:
         xfr = self._xfr.addresses(self._secondary_setting(custom))
@@ -445,7 +445,7 @@ class DnsService:
 
     def add_custom_record(self, qname: str, rtype: str = "A", value: str = "", *,
                           default_address: str | None = None,
-                          actor: Actor = CONSOLE) -> Change:
+                          actor: Actor) -> Change:
         """Add one more value for qname+rtype (POST /dns/custom/...). An empty A/AAAA value
         takes `default_address` (the caller's IP).
 
@@ -460,7 +460,7 @@ class DnsService:
 
     def set_custom_record(self, qname: str, rtype: str = "A", value: str = "", *,
                           default_address: str | None = None,
-                          actor: Actor = CONSOLE) -> Change:
+                          actor: Actor) -> Change:
         """Replace every value of qname+rtype with `value` (PUT /dns/custom/...).
 
         Raises:
@@ -469,7 +469,7 @@ class DnsService:
         return self._edit(qname, rtype, value, "set", actor, default_address)
 
     def remove_custom_record(self, qname: str, rtype: str = "A", value: str | None = None, *,
-                             actor: Actor = CONSOLE) -> Change:
+                             actor: Actor) -> Change:
         """Remove that value of qname+rtype, or all of them when `value` is empty (DELETE).
 
         Raises:
@@ -499,11 +499,14 @@ class DnsService:
                 _check_name_lengths(qname, rtype, value)
             changed = self._change_custom(qname, rtype, value, action)
         if not changed:
-            return Change.of(NOTHING_CHANGED)
+            return Change.unchanged(NOTHING_CHANGED, bare=True)
         if qname == SECONDARY_NS_QNAME:
             self._xfr.forget()
         result = self._update()
-        return result if result.lines else Change.of(EMPTY_UPDATE)
+        # The record is stored either way; the reference's bare word when the update was quiet.
+        if not result.lines:
+            return Change((EMPTY_UPDATE,), bare=True)
+        return dataclasses.replace(result, changed=True)
 
     def _checked_secondary_value(self, value: str) -> str:
         """The `_secondary_nameserver` pseudo record set through the custom-record operations
@@ -565,7 +568,7 @@ class DnsService:
         return tuple(h for h in self._secondary_setting(self._custom_file()).split(" ") if h)
 
     def set_secondary_nameservers(self, hostnames: str | Sequence[str], *,
-                                  actor: Actor = CONSOLE) -> Change:
+                                  actor: Actor) -> Change:
         """Replace the setting (an empty list clears it), then run the DNS update.
 
         Raises:
@@ -575,9 +578,11 @@ class DnsService:
         entries = parse_entries(hostnames)
         with self._box.audit.recording(actor, "set secondary nameservers", " ".join(entries)):
             validate_entries(entries, self.resolver)
-            self._change_custom(SECONDARY_NS_QNAME, "A", " ".join(entries) or None, "set")
+            stored = self._change_custom(SECONDARY_NS_QNAME, "A", " ".join(entries) or None,
+                                         "set")
             self._xfr.forget()
-        return self._update()
+        result = self._update()
+        return dataclasses.replace(result, changed=stored or result.changed)
 
     # --- DNSSEC -------------------------------------------------------------------------------
 
@@ -608,7 +613,7 @@ class DnsService:
         used = {ks.name for z in self.zones() for ks in keysets_for_zone(z, keysets)}
         return tuple(name for name in ALGORITHMS if name in used)
 
-    def set_dnssec_algorithm(self, algorithm: str, *, actor: Actor = CONSOLE) -> Change:
+    def set_dnssec_algorithm(self, algorithm: str, *, actor: Actor) -> Change:
         """Sign every zone with `algorithm` only (new keys made if needed), then re-sign all.
         The DS records at the registrar must be replaced with the new `ds_records`.
 

@@ -6,8 +6,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from core.audit import CONSOLE, Actor
+from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, NotFound, ValidationError
+from core.events import Hooks, MailChanged
 from core.mail.addresses import (
     is_dcv_address,
     prettify_domain,
@@ -20,7 +21,11 @@ from core.mail.users import parse_privileges
 from core.results import Change
 
 if TYPE_CHECKING:
-    from core.box import Box
+    from collections.abc import Callable
+
+    from core.config import BoxConfig
+    from core.mail.schema import SchemaFeatures
+    from core.storage.db import Database
 
 DCV_DESTINATION_MESSAGE: Final = (
     "This alias can only have administrators of this system as destinations because the "
@@ -77,24 +82,34 @@ def _split_list(value: str) -> list[str]:
 
 
 class AliasService:
-    def __init__(self, box: Box) -> None:
-        self._box = box
+    """Aliases in users.sqlite; after a change it emits `MailChanged` (the housekeeping and
+    DNS follow). `required_aliases` is the housekeeping's rule, to mark those aliases."""
+
+    def __init__(self, db: Database, schema: SchemaFeatures, config: BoxConfig,
+                 audit: AuditLog, hooks: Hooks,
+                 required_aliases: Callable[[], set[str]]) -> None:
+        self._db = db
+        self._schema = schema
+        self._config = config
+        self._audit = audit
+        self._hooks = hooks
+        self._required_aliases = required_aliases
 
     def rows(self) -> list[tuple[str, str, str | None]]:
-        return self._box.db.query("SELECT source, destination, permitted_senders FROM aliases")
+        return self._db.query("SELECT source, destination, permitted_senders FROM aliases")
 
     def list_aliases(self) -> tuple[DomainAliases, ...]:
         """Aliases grouped by domain, non-required first within a domain, then by address.
 
         Reused until the database changes."""
-        return self._box.db.cached("aliases", self._list_aliases)
+        return self._db.cached("aliases", self._list_aliases)
 
     def _list_aliases(self) -> tuple[DomainAliases, ...]:
-        required = self._box.mail.housekeeping.required_aliases()
+        required = self._required_aliases()
         aliases = [Alias(a, d, p, required=a in required) for a, d, p in self.rows()]
-        if self._box.schema.has_auto_aliases:
+        if self._schema.has_auto_aliases:
             seen = {a.address for a in aliases}
-            for address, dest, senders in self._box.db.query(
+            for address, dest, senders in self._db.query(
                     "SELECT source, destination, permitted_senders FROM auto_aliases"):
                 # Upstream's @unicode -> @idna domain maps are plumbing, not aliases to show.
                 if address in seen or address.startswith("@"):
@@ -106,18 +121,18 @@ class AliasService:
         return tuple(
             DomainAliases(domain, tuple(sorted(grouped[domain],
                                                key=lambda a: (a.required, a.address))))
-            for domain in sort_domains(grouped, self._box.config.primary_hostname))
+            for domain in sort_domains(grouped, self._config.primary_hostname))
 
     def text_rows(self) -> tuple[tuple[str, str, str | None], ...]:
         """(address, destination, permitted_senders) in domain-sort then address order."""
         def compute() -> tuple[tuple[str, str, str | None], ...]:
             rows = {a: (a, d, p) for a, d, p in self.rows()}
-            order = sort_email_addresses(rows, self._box.config.primary_hostname)
+            order = sort_email_addresses(rows, self._config.primary_hostname)
             return tuple(rows[a] for a in order)
-        return self._box.db.cached("alias-rows", compute)
+        return self._db.cached("alias-rows", compute)
 
     def get_alias(self, address: str) -> Alias | None:
-        rows = self._box.db.query(
+        rows = self._db.query(
             "SELECT source, destination, permitted_senders FROM aliases WHERE source=?",
             (sanitize_idn_email_address(address),))
         return Alias(*rows[0]) if rows else None
@@ -153,7 +168,7 @@ class AliasService:
 
         senders: list[str] = []
         if permitted_senders:
-            logins = {row[0] for row in self._box.db.query("SELECT email FROM users")}
+            logins = {row[0] for row in self._db.query("SELECT email FROM users")}
             for login in _split_list(permitted_senders):
                 if login not in logins:
                     raise ValidationError(
@@ -169,21 +184,25 @@ class AliasService:
     def _is_admin_login(self, email: str) -> bool:
         local, _, domain = email.partition("@")
         login = local.split("+", 1)[0] + "@" + domain
-        rows = self._box.db.query("SELECT privileges FROM users WHERE email=?", (login,))
+        rows = self._db.query("SELECT privileges FROM users WHERE email=?", (login,))
         return bool(rows) and "admin" in parse_privileges(rows[0][0])
 
     def add_alias(self, address: str, forwards_to: str, permitted_senders: str | None = "",
-                  *, update_if_exists: bool = False, actor: Actor = CONSOLE) -> Change:
+                  *, update_if_exists: bool = False, actor: Actor) -> Change:
         """Add an alias, or replace it when `update_if_exists`; then the housekeeping.
 
         Raises:
             ValidationError: the address, a destination or a permitted sender is refused.
             AlreadyExists: the alias exists and `update_if_exists` is false.
         """
-        with self._box.audit.recording(actor, "add alias", address):
+        # An edit (update_if_exists on an existing alias) is logged as one.
+        operation = "add alias"
+        if update_if_exists and self.get_alias(address.strip().lower()) is not None:
+            operation = "edit alias"
+        with self._audit.recording(actor, operation, address.strip()):
             source, destination, senders = self._validate(address, forwards_to,
                                                           permitted_senders)
-            with self._box.db.write() as conn:
+            with self._db.write() as conn:
                 try:
                     conn.execute("INSERT INTO aliases (source, destination, permitted_senders)"
                                  " VALUES (?, ?, ?)", (source, destination, senders))
@@ -195,14 +214,14 @@ class AliasService:
                     conn.execute("UPDATE aliases SET destination=?, permitted_senders=?"
                                  " WHERE source=?", (destination, senders, source))
                     result = "alias updated"
-        return self._box.mail.housekeeping.kick(result)
+        return Change.of(result, *self._hooks.emit(MailChanged()))
 
-    def remove_alias(self, address: str, *, actor: Actor = CONSOLE) -> Change:
+    def remove_alias(self, address: str, *, actor: Actor) -> Change:
         """Raises: NotFound: no such alias."""
         address = sanitize_idn_email_address(address)
-        with self._box.audit.recording(actor, "remove alias", address), \
-                self._box.db.write() as conn:
+        with self._audit.recording(actor, "remove alias", address), \
+                self._db.write() as conn:
             cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
             if cursor.rowcount != 1:
                 raise NotFound(f"That's not an alias ({address}).", field="address")
-        return self._box.mail.housekeeping.kick("alias removed")
+        return Change.of("alias removed", *self._hooks.emit(MailChanged()))

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
-from core.audit import CONSOLE, Actor
+from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, NotFound, ValidationError
+from core.events import Hooks, MailChanged, UserCredentialsChanged
 from core.mail.addresses import is_dcv_address, prettify_domain, validate_email
 from core.mail.domains import sort_domains, sort_email_addresses
 from core.mail.passwords import hash_password, validate_password
@@ -19,7 +20,8 @@ from core.results import Change
 from core.storage.db import Database
 
 if TYPE_CHECKING:
-    from core.box import Box
+    from core.config import BoxConfig
+    from core.mail.schema import SchemaFeatures
 
 Status = Literal["active", "inactive"]
 
@@ -142,18 +144,20 @@ def read_box_size(mailbox: str | Path) -> int | None:
 
 
 class UserService:
-    """Mail user accounts in users.sqlite."""
+    """Mail user accounts in users.sqlite. After a change it emits `MailChanged` (the
+    housekeeping and DNS follow) and, when a user's login changes, `UserCredentialsChanged`."""
 
-    def __init__(self, box: Box) -> None:
-        self._box = box
-
-    @property
-    def _db(self) -> Database:
-        return self._box.db
+    def __init__(self, db: Database, schema: SchemaFeatures, config: BoxConfig,
+                 audit: AuditLog, hooks: Hooks) -> None:
+        self._db = db
+        self._schema = schema
+        self._config = config
+        self._audit = audit
+        self._hooks = hooks
 
     def _mailbox_path(self, email: str) -> Path:
         local, _, domain = email.rpartition("@")
-        return self._box.config.mailboxes_dir / domain / local
+        return self._config.mailboxes_dir / domain / local
 
     # --- reading --------------------------------------------------------------------------
 
@@ -162,7 +166,7 @@ class UserService:
         def compute() -> tuple[str, ...]:
             rows = self._db.query("SELECT email FROM users")
             return tuple(sort_email_addresses((r[0] for r in rows),
-                                              self._box.config.primary_hostname))
+                                              self._config.primary_hostname))
         return self._db.cached("user-emails", compute)
 
     def exists(self, email: str) -> bool:
@@ -179,15 +183,15 @@ class UserService:
         The result is reused until the database or the mailbox folders change; mailbox sizes
         (written by dovecot) may lag by up to SIZE_MAX_AGE seconds.
         """
-        root = str(self._box.config.mailboxes_dir)
+        root = str(self._config.mailboxes_dir)
         return self._db.cached(f"users:{with_archived}:{with_sizes}",
                                lambda: self._list_users(with_archived, with_sizes),
                                extra_key=_folder_stamp(root), max_age=SIZE_MAX_AGE)
 
     def _list_users(self, with_archived: bool, with_sizes: bool) -> tuple[DomainUsers, ...]:
-        features = self._box.schema
+        features = self._schema
         columns = "email, privileges" + (", quota" if features.has_quota else "")
-        root = str(self._box.config.mailboxes_dir)
+        root = str(self._config.mailboxes_dir)
         # One scan of the mailbox folders serves both the archived accounts and the sizes
         # (string paths: pathlib costs more than the whole query here).
         on_disk = self._scan_mailboxes(root) if (with_archived or with_sizes) else {}
@@ -213,7 +217,7 @@ class UserService:
                             email=email, privileges=(), status="inactive",
                             mailbox=f"{root}/{domain}/{local}"))
         result = []
-        for domain in sort_domains(grouped, self._box.config.primary_hostname):
+        for domain in sort_domains(grouped, self._config.primary_hostname):
             members = sorted(grouped[domain], key=lambda u: (u.status != "active", u.email))
             result.append(DomainUsers(domain=domain, users=tuple(members)))
         return tuple(result)
@@ -242,7 +246,7 @@ class UserService:
 
     def get_quota(self, email: str) -> str:
         """Raises: NotFound: no such user."""
-        if not self._box.schema.has_quota:
+        if not self._schema.has_quota:
             if not self.exists(email):
                 raise NotFound(f"That's not a user ({email}).", field="email")
             return "0"
@@ -254,14 +258,14 @@ class UserService:
     # --- changing -------------------------------------------------------------------------
 
     def add_user(self, email: str, password: str, privileges: str | Iterable[str] = "",
-                 *, quota: str = "0", actor: Actor = CONSOLE) -> Change:
+                 *, quota: str = "0", actor: Actor) -> Change:
         """Create a mail user, then run the housekeeping (required aliases).
 
         Raises:
             ValidationError: the address, password, a privilege or the quota is refused.
             AlreadyExists: a user with this address exists.
         """
-        with self._box.audit.recording(actor, "add user", email):
+        with self._audit.recording(actor, "add user", email):
             if email.strip() == "":
                 raise ValidationError("No email address provided.", field="email")
             if not validate_email(email):
@@ -273,12 +277,12 @@ class UserService:
                 raise ValidationError(DCV_USER_MESSAGE, field="email")
             validate_password(password)
             privs = self._privilege_list(privileges)
-            if self._box.schema.has_quota:
+            if self._schema.has_quota:
                 quota = validate_quota(quota)
             hashed = hash_password(password)
             try:
                 with self._db.write() as conn:
-                    if self._box.schema.has_quota:
+                    if self._schema.has_quota:
                         conn.execute("INSERT INTO users (email, password, privileges, quota)"
                                      " VALUES (?, ?, ?, ?)",
                                      (email, hashed, "\n".join(privs), quota))
@@ -287,7 +291,7 @@ class UserService:
                                      " VALUES (?, ?, ?)", (email, hashed, "\n".join(privs)))
             except sqlite3.IntegrityError:
                 raise AlreadyExists("User already exists.", field="email") from None
-        return self._box.mail.housekeeping.kick("mail user added")
+        return Change.of("mail user added", *self._hooks.emit(MailChanged()))
 
     @staticmethod
     def _privilege_list(privileges: str | Iterable[str]) -> list[str]:
@@ -301,27 +305,27 @@ class UserService:
             validate_privilege(privilege)
         return items
 
-    def remove_user(self, email: str, *, actor: Actor = CONSOLE) -> Change:
+    def remove_user(self, email: str, *, actor: Actor) -> Change:
         """Delete the account (its mailbox stays, archived) and its MFA rows.
 
         Raises:
             NotFound: no such user.
         """
-        with self._box.audit.recording(actor, "remove user", email):
+        with self._audit.recording(actor, "remove user", email):
             with self._db.write() as conn:
                 row = conn.execute("SELECT id FROM users WHERE email=?", (email,)).fetchone()
                 if row is None:
                     raise NotFound(f"That's not a user ({email}).", field="email")
                 conn.execute("DELETE FROM users WHERE id=?", (row[0],))
                 # The reference leaves orphan MFA rows (foreign keys are off); we don't.
-                if self._box.schema.has_mfa:
+                if self._schema.has_mfa:
                     conn.execute("DELETE FROM mfa WHERE user_id=?", (row[0],))
-            self._box.auth.forget_login_keys(email)
-        return self._box.mail.housekeeping.kick("mail user removed")
+            self._hooks.emit(UserCredentialsChanged(email))
+        return Change.of("mail user removed", *self._hooks.emit(MailChanged()))
 
-    def set_password(self, email: str, password: str, *, actor: Actor = CONSOLE) -> None:
+    def set_password(self, email: str, password: str, *, actor: Actor) -> None:
         """Raises: ValidationError: password refused. NotFound: no such user."""
-        with self._box.audit.recording(actor, "set password", email):
+        with self._audit.recording(actor, "set password", email):
             validate_password(password)
             hashed = hash_password(password)
             with self._db.write() as conn:
@@ -329,19 +333,19 @@ class UserService:
                                       (hashed, email))
                 if cursor.rowcount != 1:
                     raise NotFound(f"That's not a user ({email}).", field="email")
-            self._box.auth.forget_login_keys(email)
+            self._hooks.emit(UserCredentialsChanged(email))
 
-    def add_privilege(self, email: str, privilege: str, *, actor: Actor = CONSOLE) -> None:
+    def add_privilege(self, email: str, privilege: str, *, actor: Actor) -> None:
         """Idempotent. Raises: ValidationError: bad privilege. NotFound: no such user."""
         self._change_privilege(email, privilege, add=True, actor=actor)
 
-    def remove_privilege(self, email: str, privilege: str, *, actor: Actor = CONSOLE) -> None:
+    def remove_privilege(self, email: str, privilege: str, *, actor: Actor) -> None:
         """Drops every equal entry. Raises: ValidationError, NotFound."""
         self._change_privilege(email, privilege, add=False, actor=actor)
 
     def _change_privilege(self, email: str, privilege: str, *, add: bool, actor: Actor) -> None:
         operation = "add privilege" if add else "remove privilege"
-        with self._box.audit.recording(actor, operation, f"{email} {privilege}".strip()):
+        with self._audit.recording(actor, operation, f"{email} {privilege}".strip()):
             validate_privilege(privilege)
             with self._db.write() as conn:
                 row = conn.execute("SELECT privileges FROM users WHERE email=?",
@@ -356,11 +360,11 @@ class UserService:
                 conn.execute("UPDATE users SET privileges=? WHERE email=?",
                              ("\n".join(privs), email))
 
-    def set_quota(self, email: str, quota: str, *, actor: Actor = CONSOLE) -> None:
+    def set_quota(self, email: str, quota: str, *, actor: Actor) -> None:
         """Raises: ValidationError: bad quota, or a v0.51 database. NotFound: no such user."""
-        with self._box.audit.recording(actor, "set quota", f"{email} {quota}"):
+        with self._audit.recording(actor, "set quota", f"{email} {quota}"):
             quota = validate_quota(quota)
-            if not self._box.schema.has_quota:
+            if not self._schema.has_quota:
                 raise ValidationError(
                     "This box's database has no quota column (a v0.51 box): upgrade it first.",
                     field="quota")

@@ -11,12 +11,16 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from core.audit import CONSOLE, Actor
+from core.audit import Actor, AuditLog
 from core.errors import NotFound, ValidationError
+from core.events import Hooks, UserCredentialsChanged
 from core.mfa import qr, totp, used_codes
 
 if TYPE_CHECKING:
-    from core.box import Box
+    from collections.abc import Callable
+
+    from core.mail.schema import SchemaFeatures
+    from core.storage.db import Database
 
 USER_DOES_NOT_EXIST: Final = "User does not exist."
 INVALID_USER_OR_ID: Final = "Invalid user or MFA id."
@@ -60,8 +64,16 @@ class MfaStatus:
 class MfaService:
     """MFA rows in users.sqlite's `mfa` table (STORAGE.md §2.1)."""
 
-    def __init__(self, box: Box) -> None:
-        self._box = box
+    def __init__(self, db: Database, state_db: Database, schema: SchemaFeatures,
+                 hostname: str, clock: Callable[[], float], audit: AuditLog,
+                 hooks: Hooks) -> None:
+        self._db = db
+        self._state_db = state_db
+        self._schema = schema
+        self._hostname = hostname
+        self._clock = clock
+        self._audit = audit
+        self._hooks = hooks
 
     # --- reading --------------------------------------------------------------------------
 
@@ -80,20 +92,20 @@ class MfaService:
         Raises:
             NotFound: no such user, or no email (`User does not exist.`).
         """
-        user_id = self._user_id(self._box.db.conn, email)
-        if not self._box.schema.has_mfa:
+        user_id = self._user_id(self._db.conn, email)
+        if not self._schema.has_mfa:
             return ()
-        rows = self._box.db.query("SELECT id, type, label FROM mfa WHERE user_id=? ORDER BY id",
+        rows = self._db.query("SELECT id, type, label FROM mfa WHERE user_id=? ORDER BY id",
                                   (user_id,))
         return tuple(MfaMethod(id=int(i), type=t, label=label) for i, t, label in rows)
 
     def methods_by_user(self) -> dict[str, tuple[MfaMethod, ...]]:
         """Every user's enabled methods in one query, keyed by email (users without any are
         left out): the admin's overview of who has a second factor."""
-        if not self._box.schema.has_mfa:
+        if not self._schema.has_mfa:
             return {}
         methods: dict[str, list[MfaMethod]] = {}
-        rows = self._box.db.query(
+        rows = self._db.query(
             "SELECT users.email, mfa.id, mfa.type, mfa.label FROM mfa"
             " JOIN users ON users.id = mfa.user_id ORDER BY mfa.id")
         for email, mfa_id, mfa_type, label in rows:
@@ -107,10 +119,10 @@ class MfaService:
         Raises:
             NotFound: no such user, or no email (`User does not exist.`).
         """
-        self._user_id(self._box.db.conn, email)
+        self._user_id(self._db.conn, email)
         assert email is not None  # _user_id refused None
         secret = totp.new_secret()
-        uri = totp.provisioning_uri(secret, email, self._box.hostname)
+        uri = totp.provisioning_uri(secret, email, self._hostname)
         return TotpProvisioning(secret=secret, uri=uri, qr_code_base64=qr.png_base64(uri))
 
     def status(self, email: str | None, *, provision: bool = True) -> MfaStatus:
@@ -128,7 +140,7 @@ class MfaService:
     # --- changing -------------------------------------------------------------------------
 
     def enable_totp(self, email: str | None, secret: str | None, token: str | None,
-                    label: str | None = None, *, actor: Actor = CONSOLE) -> MfaMethod:
+                    label: str | None = None, *, actor: Actor) -> MfaMethod:
         """Add a TOTP method once its first code checks out (BEHAVIOUR.md §8.2).
 
         Checks in the reference's order: the token is there, the secret is well formed, the
@@ -142,28 +154,28 @@ class MfaService:
                 token (`Invalid token.`); a box without the mfa table.
             NotFound: no such user, or no email (`User does not exist.`).
         """
-        with self._box.audit.recording(actor, "enable MFA", email or ""):
+        with self._audit.recording(actor, "enable MFA", email or ""):
             if token is None:
                 raise ValidationError(BAD_INPUT, field="token")
             secret = totp.validate_secret(secret)
-            used = totp.verify_token(secret, token, self._box.clock())
+            used = totp.verify_token(secret, token, self._clock())
             if used is None:
                 raise ValidationError(totp.INVALID_TOKEN, field="token")
-            if not self._box.schema.has_mfa:
+            if not self._schema.has_mfa:
                 raise ValidationError(NO_MFA_TABLE)
-            with self._box.db.write() as conn:
+            with self._db.write() as conn:
                 user_id = self._user_id(conn, email)
                 cursor = conn.execute(
                     "INSERT INTO mfa (user_id, type, secret, mru_token, label)"
                     " VALUES (?, 'totp', ?, ?, ?)", (user_id, secret, used, label))
                 mfa_id = int(cursor.lastrowid or 0)
-            used_codes.claim(self._box.state_db, mfa_id, used, self._box.clock())
+            used_codes.claim(self._state_db, mfa_id, used, self._clock())
             assert email is not None  # _user_id refused None
-            self._box.auth.forget_login_keys(email)
+            self._hooks.emit(UserCredentialsChanged(email))
         return MfaMethod(id=mfa_id, type="totp", label=label)
 
     def disable(self, email: str | None, mfa_id: int | str | None = None, *,
-                actor: Actor = CONSOLE) -> tuple[MfaMethod, ...]:
+                actor: Actor) -> tuple[MfaMethod, ...]:
         """Remove one method by id, or all of the user's (BEHAVIOUR.md §8.3); an admin's way
         to let a user who lost their device back in.
 
@@ -180,19 +192,19 @@ class MfaService:
         if isinstance(mfa_id, str):
             mfa_id = mfa_id.strip() or None
         target = (email or "") + ("" if mfa_id is None else f" #{mfa_id}")
-        with self._box.audit.recording(actor, "disable MFA", target):
-            with self._box.db.write() as conn:
+        with self._audit.recording(actor, "disable MFA", target):
+            with self._db.write() as conn:
                 user_id = self._user_id(conn, email)
                 removed = self._remove_rows(conn, user_id, mfa_id)
                 if not removed:
                     raise NotFound(INVALID_USER_OR_ID, field="mfa_id")
             assert email is not None  # _user_id refused None
-            self._box.auth.forget_login_keys(email)
+            self._hooks.emit(UserCredentialsChanged(email))
         return removed
 
     def _remove_rows(self, conn: sqlite3.Connection, user_id: int,
                      mfa_id: int | str | None) -> tuple[MfaMethod, ...]:
-        if not self._box.schema.has_mfa:
+        if not self._schema.has_mfa:
             return ()
         where, params = "user_id=?", [user_id]
         if mfa_id is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from core.audit import display_target
 from miab_tui.messages import ActivityLoaded
 from miab_tui.screens.base import AreaScreen
 from miab_tui.widgets.record_table import Column, Row
@@ -27,7 +28,7 @@ class ActivityScreen(AreaScreen):
     COLUMNS = (
         Column("Time (UTC)", width=19),
         Column("Actor", max_width=24),
-        Column("Face", width=4),
+        Column("Face", width=5),  # tui, api, cli, setup
         Column("Operation", max_width=18),
         Column("Target", max_width=40),
         Column("Outcome"),
@@ -38,8 +39,9 @@ class ActivityScreen(AreaScreen):
         search: list[str] = []
         records = self.box.audit.recent(ACTIVITY_LIMIT)
         for number, record in enumerate(records):
+            # Targets are stored in IDNA; shown in Unicode (`info@bücher.example`).
             cells = (format_time(record.time), record.actor, record.face, record.operation,
-                     record.target, record.outcome)
+                     display_target(record.target), record.outcome)
             rows.append(Row(str(number), cells, muted=record.outcome != "ok"))
             search.append(" ".join(cells).lower())
         return ActivityLoaded(rows, search, f"{len(records):,} changes")

@@ -7,14 +7,14 @@ import pyotp
 from api_server.errors import REALM
 from core import Box
 from tests.api.conftest import ADMIN, Api, basic
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 
 USER = "alice@example.com"
 USER_PASSWORD = "alice-password-1"
 
 
 def give_alice_a_password(box: Box) -> None:
-    box.mail.users.set_password(USER, USER_PASSWORD)
+    box.mail.users.set_password(USER, USER_PASSWORD, actor=TEST_ACTOR)
 
 
 def assert_challenge(resp, reason: str) -> None:

@@ -19,7 +19,7 @@ from core.auth import service
 from core.config import TRUSTED_PROXIES_KEY
 from core.mail import passwords
 from tests.api.conftest import ADMIN, ADMIN_AUTH, CLIENT_ADDRESS, Api, basic
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 
 BAD = "Incorrect email address or password."
 NGINX = "127.0.0.1"
@@ -205,7 +205,7 @@ def test_undecodable_credentials_get_a_fixed_reason(api: Api) -> None:
 
 def test_a_users_logins_never_end_an_admins_session(api: Api, demo_box: Box) -> None:
     admin_key = api.post("/login", validate=False).json["api_key"]
-    demo_box.mail.users.set_password("alice@example.com", "alice-password-1")
+    demo_box.mail.users.set_password("alice@example.com", "alice-password-1", actor=TEST_ACTOR)
     alice = basic("alice@example.com", "alice-password-1")
     keys = [api.post("/login", auth=alice, validate=False).json["api_key"] for _ in range(65)]
     api.get("/mail/users", auth=basic(ADMIN, admin_key))

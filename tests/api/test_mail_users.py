@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import Box
 from tests.api.conftest import Api, basic
+from tests.conftest import TEST_ACTOR
 
 TEXT = "text/html; charset=utf-8"
 NEW = {"email": "zed@example.com", "password": "zed-password-1"}
@@ -46,7 +47,8 @@ def test_list_users_json_sizes(api: Api, demo_box: Box) -> None:
     mailbox.mkdir(parents=True)
     # dovecot's maildirsize: a header line, then "bytes count" lines.
     (mailbox / "maildirsize").write_text("2147483648S\n268435456 10\n1024 1\n")
-    demo_box.mail.users.set_quota("carol@example.org", "2G")  # a db change: fresh listing
+    demo_box.mail.users.set_quota("carol@example.org", "2G",
+                                  actor=TEST_ACTOR)  # a db change: fresh listing
     carol = api.get("/mail/users", params={"format": "json"}).json[1]["users"][0]
     assert carol == {"box_quota": 2147483648, "box_size": "256.0M", "email": "carol@example.org",
                      "percent": " 12%", "privileges": [], "quota": "2G", "status": "active"}

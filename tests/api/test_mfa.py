@@ -17,7 +17,7 @@ from webtest import TestResponse
 from api_server.errors import REALM
 from core import Box
 from tests.api.conftest import ADMIN, ADMIN_AUTH, SPEC_HOST, Api, basic
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 
 TEXT = "text/html; charset=utf-8"
 USER = "alice@example.com"
@@ -86,7 +86,7 @@ def enable(api: Api, secret: str, token: str, *, name: str = "token",
 
 
 def give_alice_a_password(box: Box) -> None:
-    box.mail.users.set_password(USER, USER_PASSWORD)
+    box.mail.users.set_password(USER, USER_PASSWORD, actor=TEST_ACTOR)
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_status_of_the_caller_named_explicitly(api: Api) -> None:
 
 def test_status_of_another_user_has_no_offer(api: Api, demo_box: Box) -> None:
     secret = SECRET
-    demo_box.mfa.enable_totp(USER, secret, code(secret), "alice's phone")
+    demo_box.mfa.enable_totp(USER, secret, code(secret), "alice's phone", actor=TEST_ACTOR)
     body = mfa_status(api, {"user": USER})
     assert body == {"enabled_mfa": [{"id": 1, "label": "alice's phone", "type": "totp"}]}
     # The master key is nobody's own account: no offer either.
@@ -200,7 +200,7 @@ def test_routes_answer_under_admin_too(api: Api) -> None:
 def test_admin_disables_another_users_mfa(api: Api, demo_box: Box) -> None:
     give_alice_a_password(demo_box)
     secret = SECRET
-    demo_box.mfa.enable_totp(USER, secret, code(secret))
+    demo_box.mfa.enable_totp(USER, secret, code(secret), actor=TEST_ACTOR)
     alice = basic(USER, USER_PASSWORD)
     assert api.get("/me", auth=alice, validate=False).json["status"] == "missing-totp-token"
 
@@ -268,7 +268,7 @@ def test_disable_refusals(api: Api, demo_box: Box) -> None:
 
 def test_disable_does_not_reach_other_users_methods(api: Api, demo_box: Box) -> None:
     secret = SECRET
-    alices = demo_box.mfa.enable_totp(USER, secret, code(secret))
+    alices = demo_box.mfa.enable_totp(USER, secret, code(secret), actor=TEST_ACTOR)
     resp = api.post("/mfa/disable", {"mfa-id": str(alices.id)}, status=400, validate=False)
     assert resp.text == "Invalid user or MFA id."
     assert len(demo_box.mfa.list_methods(USER)) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from core import Box
 from core.errors import AuthError, NotAdmin, RateLimited
-from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME
+from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME, TEST_ACTOR
 
 
 def basic(user: str, password: str) -> str:
@@ -62,7 +62,7 @@ def test_password_api_key_and_master_key(demo_box: Box) -> None:
 
 
 def test_non_admin_is_refused_admin_routes(demo_box: Box) -> None:
-    demo_box.mail.users.set_password("bob@example.com", "bob-password")
+    demo_box.mail.users.set_password("bob@example.com", "bob-password", actor=TEST_ACTOR)
     with pytest.raises(NotAdmin) as exc:
         demo_box.auth.authenticate(basic("bob@example.com", "bob-password"), require_admin=True)
     assert exc.value.message == "You are not an administrator."
@@ -71,11 +71,11 @@ def test_non_admin_is_refused_admin_routes(demo_box: Box) -> None:
 def test_api_key_dies_with_password_change_and_key_rotation(demo_box: Box) -> None:
     auth = demo_box.auth
     key = auth.user_api_key("me@example.com")
-    demo_box.mail.users.set_password("me@example.com", "a-new-password")
+    demo_box.mail.users.set_password("me@example.com", "a-new-password", actor=TEST_ACTOR)
     assert reason(demo_box, basic("me@example.com", key)) == "Incorrect email address or password."
     key = auth.user_api_key("me@example.com")
     old_master = auth.master_key()
-    auth.rotate_master_key()
+    auth.rotate_master_key(actor=TEST_ACTOR)
     assert auth.master_key() != old_master
     assert reason(demo_box, basic("me@example.com", key)) == "Incorrect email address or password."
     assert reason(demo_box, basic(old_master, "")) == "Enter an email address and password."
@@ -95,7 +95,7 @@ def test_login_keys(demo_box: Box) -> None:
     assert caller.email == "me@example.com" and len(key) == 64
     assert auth.authenticate(basic("me@example.com", key)).method == "login_key"
     # A login key belongs to its user only.
-    demo_box.mail.users.set_password("bob@example.com", "bob-password")
+    demo_box.mail.users.set_password("bob@example.com", "bob-password", actor=TEST_ACTOR)
     assert reason(demo_box, basic("bob@example.com", key)) == (
         "Incorrect email address or password.")
     auth.logout(basic("me@example.com", key))
@@ -103,7 +103,7 @@ def test_login_keys(demo_box: Box) -> None:
         "Incorrect email address or password.")
     # A password change ends every session of that user.
     _, key = auth.login(basic("me@example.com", DEMO_ADMIN_PASSWORD))
-    demo_box.mail.users.set_password("me@example.com", "a-new-password")
+    demo_box.mail.users.set_password("me@example.com", "a-new-password", actor=TEST_ACTOR)
     assert reason(demo_box, basic("me@example.com", key)) == (
         "Incorrect email address or password.")
     # The master key cannot log in.

@@ -19,7 +19,7 @@ from core.config import TRUSTED_PROXIES_KEY, BoxConfig, load_config
 from core.errors import AuthError, RateLimited, ValidationError
 from core.mail import passwords
 from core.mfa import used_codes
-from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME
+from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME, TEST_ACTOR
 
 ADMIN = "me@example.com"
 ADDRESS = "198.51.100.20"
@@ -106,7 +106,7 @@ def test_sixty_thousand_characters_are_refused_unread(
 
 def test_the_longest_password_still_logs_in(demo_box: Box) -> None:
     longest = "x" * passwords.MAX_PASSWORD_LENGTH
-    demo_box.mail.users.set_password("bob@example.com", longest)
+    demo_box.mail.users.set_password("bob@example.com", longest, actor=TEST_ACTOR)
     assert demo_box.auth.authenticate(basic("bob@example.com", longest)).email == (
         "bob@example.com")
     assert refusal(demo_box, basic("bob@example.com", longest + "x")).message == BAD
@@ -122,10 +122,10 @@ def test_setting_an_over_long_password_is_refused(demo_box: Box) -> None:
             # 200 characters, but 800 bytes: libxcrypt (and so dovecot) could not check it.
             ("\U0001F600" * 200, passwords.TOO_MANY_BYTES)):
         with pytest.raises(ValidationError) as exc:
-            users.set_password("bob@example.com", password)
+            users.set_password("bob@example.com", password, actor=TEST_ACTOR)
         assert exc.value.message == message
         with pytest.raises(ValidationError) as exc:
-            users.add_user("new@example.com", password)
+            users.add_user("new@example.com", password, actor=TEST_ACTOR)
         assert exc.value.message == message
     assert users_table(demo_box) == before
 
@@ -277,7 +277,7 @@ def test_header_errors_never_carry_exception_texts(demo_box: Box,
 def test_login_keys_are_bounded_per_user(demo_box: Box) -> None:
     auth = demo_box.auth
     _, admin_key = auth.login(basic(ADMIN, DEMO_ADMIN_PASSWORD))
-    demo_box.mail.users.set_password("bob@example.com", "bob-password")
+    demo_box.mail.users.set_password("bob@example.com", "bob-password", actor=TEST_ACTOR)
     bob_keys = [auth.login(basic("bob@example.com", "bob-password"))[1] for _ in range(70)]
     # Bob's 70 logins did not end the admin's session.
     assert auth.authenticate(basic(ADMIN, admin_key)).method == "login_key"
@@ -364,7 +364,7 @@ def test_the_enabling_code_is_used_up(demo_box: Box) -> None:
     secret = pyotp.random_base32(32)
     totp = pyotp.TOTP(secret)
     a, b = two_codes(totp)
-    demo_box.mfa.enable_totp(ADMIN, secret, a)
+    demo_box.mfa.enable_totp(ADMIN, secret, a, actor=TEST_ACTOR)
     header = basic(ADMIN, DEMO_ADMIN_PASSWORD)
     assert demo_box.auth.authenticate(header, token=b).email == ADMIN
     assert refusal(demo_box, header, token=a).message == "invalid-totp-token"

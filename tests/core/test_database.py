@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core import init_box, open_box
 from core.storage.db import Database
+from tests.conftest import TEST_ACTOR
 
 
 def mode_of(path: Path) -> int:
@@ -32,13 +33,13 @@ def test_an_existing_box_keeps_its_modes(tmp_path: Path) -> None:
     users_db = tmp_path / "b/user-data/mail/users.sqlite"
     users_db.chmod(0o644)  # as the reference's setup leaves it
     box = open_box(tmp_path / "b")
-    box.mail.users.add_user("alice@example.com", "a-good-password")
+    box.mail.users.add_user("alice@example.com", "a-good-password", actor=TEST_ACTOR)
     assert mode_of(users_db) == 0o644
 
 
 def test_users_db_keeps_the_rollback_journal_and_state_db_uses_wal(tmp_path: Path) -> None:
     box = init_box(tmp_path / "b")
-    box.mail.users.add_user("alice@example.com", "a-good-password")
+    box.mail.users.add_user("alice@example.com", "a-good-password", actor=TEST_ACTOR)
     assert box.db.query("PRAGMA journal_mode") == [("delete",)]
     assert box.state_db.query("PRAGMA journal_mode") == [("wal",)]
     # Nothing beside users.sqlite that a read-only reader would need to create or write.

@@ -15,6 +15,7 @@ import pytest
 
 from core import Box
 from core.storage.files import atomic_write, file_lock
+from tests.conftest import TEST_ACTOR
 from tests.core.dns.conftest import ADMIN, PASSWORD, make_box
 
 SECRET = b"root:$6$outside-the-box-secret:19000:0:99999:7:::\n"
@@ -135,7 +136,7 @@ def test_file_lock_is_reentrant_in_a_thread_and_excludes_other_threads(tmp_path:
 @pytest.fixture
 def mbox(tmp_path: Path, key_material: Path) -> Iterator[Box]:
     box = make_box(tmp_path / "box", key_material)
-    box.mail.users.add_user(ADMIN, PASSWORD, "admin")
+    box.mail.users.add_user(ADMIN, PASSWORD, "admin", actor=TEST_ACTOR)
     yield box
     box.close()
 
@@ -143,7 +144,7 @@ def mbox(tmp_path: Path, key_material: Path) -> Iterator[Box]:
 def test_custom_record_write_never_follows_a_planted_link(mbox: Box, outside: Path) -> None:
     """A real core operation (custom record → custom.yaml, zone files, zones.conf, the DNS
     lock) with links planted at every predictable name of every file it writes."""
-    mbox.dns.add_custom_record("www.example.com", "A", "192.0.2.1")
+    mbox.dns.add_custom_record("www.example.com", "A", "192.0.2.1", actor=TEST_ACTOR)
     root = mbox.config.system_root
     written = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
                and ".sqlite" not in p.name]
@@ -153,7 +154,8 @@ def test_custom_record_write_never_follows_a_planted_link(mbox: Box, outside: Pa
     for path in written:
         plant_links(path, outside)
 
-    mbox.dns.add_custom_record("txt.example.com", "TXT", "planted links are ignored")
+    mbox.dns.add_custom_record("txt.example.com", "TXT", "planted links are ignored",
+                               actor=TEST_ACTOR)
 
     assert_untouched(outside)
     assert "planted links are ignored" in mbox.dns.custom_yaml.read_text()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
@@ -17,7 +19,7 @@ from core.mfa import qr
 from core.mfa.service import NO_MFA_TABLE
 from core.storage.db import Database
 from miab_tui.cli import main
-from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME, fixed_clock
+from tests.conftest import DEMO_ADMIN_PASSWORD, FIXED_TIME, TEST_ACTOR, fixed_clock
 
 ME = "me@example.com"
 BOB = "bob@example.com"
@@ -35,6 +37,11 @@ def code(offset_steps: int = 0) -> str:
 
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def acting(call: Callable[..., object]) -> Callable[..., object]:
+    """A changing core operation, made by the test's actor."""
+    return functools.partial(call, actor=TEST_ACTOR)
 
 
 def refusal(call: object, *args: object, **kwargs: object) -> MiabError:
@@ -114,49 +121,50 @@ def test_status_of_unknown_user_or_master_key(demo_box: Box) -> None:
 ])
 def test_enable_refusals(demo_box: Box, secret: str | None, token: str | None,
                          message: str) -> None:
-    exc = refusal(demo_box.mfa.enable_totp, ME, secret, token, "phone")
+    exc = refusal(acting(demo_box.mfa.enable_totp), ME, secret, token, "phone")
     assert isinstance(exc, ValidationError) and exc.message == message
     assert mfa_rows(demo_box) == []
 
 
 def test_enable_accepts_one_step_either_side_only(demo_box: Box) -> None:
     for offset in (-2, 2, 3, -10):
-        assert refusal(demo_box.mfa.enable_totp, ME, SECRET, code(offset)).message == (
+        assert refusal(acting(demo_box.mfa.enable_totp), ME, SECRET, code(offset)).message == (
             "Invalid token.")
     assert mfa_rows(demo_box) == []
     for offset in (-1, 0, 1):
-        method = demo_box.mfa.enable_totp(BOB, SECRET, code(offset), f"step {offset}")
+        method = demo_box.mfa.enable_totp(BOB, SECRET, code(offset), f"step {offset}",
+                                          actor=TEST_ACTOR)
         assert (method.type, method.label) == ("totp", f"step {offset}")
     assert len(mfa_rows(demo_box)) == 3  # the reference allows several TOTP methods
 
 
 def test_enable_for_unknown_user_or_master_key(demo_box: Box) -> None:
     # The token is checked before the user, as in the reference.
-    assert refusal(demo_box.mfa.enable_totp, "nobody@example.com", SECRET, code()).message == (
+    assert refusal(acting(demo_box.mfa.enable_totp), "nobody@example.com", SECRET,
+                   code()).message == "User does not exist."
+    assert refusal(acting(demo_box.mfa.enable_totp), None, SECRET, code()).message == (
         "User does not exist.")
-    assert refusal(demo_box.mfa.enable_totp, None, SECRET, code()).message == (
-        "User does not exist.")
-    assert refusal(demo_box.mfa.enable_totp, None, SECRET, "000000" if code() != "000000"
+    assert refusal(acting(demo_box.mfa.enable_totp), None, SECRET, "000000" if code() != "000000"
                    else "111111").message == "Invalid token."
     assert mfa_rows(demo_box) == []
 
 
 def test_enable_stores_label_and_the_used_code(demo_box: Box) -> None:
     method = demo_box.mfa.enable_totp(ME, SECRET.lower(), f" {code()[:3]} {code()[3:]} ",
-                                      "Phone – Aegis")
+                                      "Phone – Aegis", actor=TEST_ACTOR)
     assert mfa_rows(demo_box) == [(ME, "totp", SECRET, code(), "Phone – Aegis")]
     status = demo_box.mfa.status(ME, provision=False)
     assert [(m.id, m.type, m.label) for m in status.enabled] == [
         (method.id, "totp", "Phone – Aegis")]
     assert not hasattr(status.enabled[0], "secret")
-    demo_box.mfa.enable_totp(ME, SECRET, code(1))
+    demo_box.mfa.enable_totp(ME, SECRET, code(1), actor=TEST_ACTOR)
     assert demo_box.mfa.status(ME, provision=False).enabled[1].label is None
 
 
 # --- login with MFA ---------------------------------------------------------------------------
 
 def test_enabling_code_cannot_be_replayed_at_login(demo_box: Box) -> None:
-    demo_box.mfa.enable_totp(ME, SECRET, code())
+    demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     exc = login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, code())
     assert exc.message == "invalid-totp-token" and exc.hints == ("invalid-totp-token",)
     caller = demo_box.auth.authenticate(basic(ME, DEMO_ADMIN_PASSWORD), token=code(1))
@@ -167,14 +175,14 @@ def test_enabling_code_cannot_be_replayed_at_login(demo_box: Box) -> None:
 
 
 def test_a_used_code_in_full_width_digits_is_still_a_replay(demo_box: Box) -> None:
-    demo_box.mfa.enable_totp(ME, SECRET, code())
+    demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in code())
     assert login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, full_width).message == (
         "invalid-totp-token")
 
 
 def test_login_hints_for_missing_and_wrong_tokens(demo_box: Box) -> None:
-    demo_box.mfa.enable_totp(ME, SECRET, code(-1))
+    demo_box.mfa.enable_totp(ME, SECRET, code(-1), actor=TEST_ACTOR)
     for token in (None, ""):
         exc = login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, token)
         assert exc.message == "missing-totp-token" and exc.hints == ("missing-totp-token",)
@@ -192,13 +200,13 @@ def test_login_hints_for_missing_and_wrong_tokens(demo_box: Box) -> None:
 def test_api_key_changes_with_enable_and_disable(demo_box: Box) -> None:
     auth = demo_box.auth
     before = auth.user_api_key(ME)
-    demo_box.mfa.enable_totp(ME, SECRET, code())
+    demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     enabled = auth.user_api_key(ME)
     assert enabled != before
     assert login_refusal(demo_box, ME, before or "", None).message == (
         "Incorrect email address or password.")
     assert auth.authenticate(basic(ME, enabled or "")).method == "api_key"
-    demo_box.mfa.disable(ME)
+    demo_box.mfa.disable(ME, actor=TEST_ACTOR)
     after = auth.user_api_key(ME)
     assert after not in (enabled, None)
     assert login_refusal(demo_box, ME, enabled or "", None).message == (
@@ -212,10 +220,10 @@ def login_key_count(box: Box, email: str) -> int:
 
 def test_login_sessions_end_on_enable_and_disable(demo_box: Box) -> None:
     auth = demo_box.auth
-    demo_box.mail.users.set_password(BOB, BOB_PASSWORD)
+    demo_box.mail.users.set_password(BOB, BOB_PASSWORD, actor=TEST_ACTOR)
     _, key = auth.login(basic(ME, DEMO_ADMIN_PASSWORD))
     _, bob_key = auth.login(basic(BOB, BOB_PASSWORD))
-    demo_box.mfa.enable_totp(ME, SECRET, code())
+    demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     assert login_key_count(demo_box, ME) == 0
     assert login_refusal(demo_box, ME, key, None).message == (
         "Incorrect email address or password.")
@@ -223,7 +231,7 @@ def test_login_sessions_end_on_enable_and_disable(demo_box: Box) -> None:
     assert auth.authenticate(basic(BOB, bob_key)).method == "login_key"
     _, key = auth.login(basic(ME, DEMO_ADMIN_PASSWORD), token=code(1))
     assert auth.authenticate(basic(ME, key)).method == "login_key"
-    demo_box.mfa.disable(ME)
+    demo_box.mfa.disable(ME, actor=TEST_ACTOR)
     assert login_key_count(demo_box, ME) == 0
     assert login_refusal(demo_box, ME, key, None).message == (
         "Incorrect email address or password.")
@@ -232,34 +240,35 @@ def test_login_sessions_end_on_enable_and_disable(demo_box: Box) -> None:
 # --- disabling --------------------------------------------------------------------------------
 
 def test_disable_one_by_id_then_all(demo_box: Box) -> None:
-    first = demo_box.mfa.enable_totp(ME, SECRET, code(-1), "phone")
-    second = demo_box.mfa.enable_totp(ME, SECRET, code(0), "tablet")
-    third = demo_box.mfa.enable_totp(ME, SECRET, code(1), "laptop")
-    assert demo_box.mfa.disable(ME, second.id) == (second,)
+    first = demo_box.mfa.enable_totp(ME, SECRET, code(-1), "phone", actor=TEST_ACTOR)
+    second = demo_box.mfa.enable_totp(ME, SECRET, code(0), "tablet", actor=TEST_ACTOR)
+    third = demo_box.mfa.enable_totp(ME, SECRET, code(1), "laptop", actor=TEST_ACTOR)
+    assert demo_box.mfa.disable(ME, second.id, actor=TEST_ACTOR) == (second,)
     assert [m.id for m in demo_box.mfa.list_methods(ME)] == [first.id, third.id]
     # The form's text form of the id works too; empty text means all.
-    assert demo_box.mfa.disable(ME, f" {first.id} ") == (first,)
-    assert demo_box.mfa.disable(ME, "") == (third,)
+    assert demo_box.mfa.disable(ME, f" {first.id} ", actor=TEST_ACTOR) == (first,)
+    assert demo_box.mfa.disable(ME, "", actor=TEST_ACTOR) == (third,)
     assert demo_box.mfa.list_methods(ME) == ()
     assert demo_box.auth.authenticate(basic(ME, DEMO_ADMIN_PASSWORD)).email == ME
 
 
 def test_disable_refusals(demo_box: Box) -> None:
-    mine = demo_box.mfa.enable_totp(ME, SECRET, code())
-    assert refusal(demo_box.mfa.disable, "nobody@example.com").message == (
+    mine = demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
+    assert refusal(acting(demo_box.mfa.disable), "nobody@example.com").message == (
         "User does not exist.")
-    assert refusal(demo_box.mfa.disable, None).message == "User does not exist."
+    assert refusal(acting(demo_box.mfa.disable), None).message == "User does not exist."
     for mfa_id in (mine.id + 1, "abc", "1.0", -1):
-        assert refusal(demo_box.mfa.disable, ME, mfa_id).message == "Invalid user or MFA id."
+        assert refusal(acting(demo_box.mfa.disable), ME, mfa_id).message == (
+            "Invalid user or MFA id.")
     # An id of another user's method is not this user's.
-    assert refusal(demo_box.mfa.disable, BOB, mine.id).message == "Invalid user or MFA id."
+    assert refusal(acting(demo_box.mfa.disable), BOB, mine.id).message == "Invalid user or MFA id."
     # Nothing enabled: disabling all removes nothing, which is refused as in the reference.
-    assert refusal(demo_box.mfa.disable, BOB).message == "Invalid user or MFA id."
+    assert refusal(acting(demo_box.mfa.disable), BOB).message == "Invalid user or MFA id."
     assert demo_box.mfa.list_methods(ME) == (mine,)
 
 
 def test_admin_disables_another_users_mfa(demo_box: Box) -> None:
-    demo_box.mail.users.set_password(BOB, BOB_PASSWORD)
+    demo_box.mail.users.set_password(BOB, BOB_PASSWORD, actor=TEST_ACTOR)
     demo_box.mfa.enable_totp(BOB, SECRET, code(), "bob's phone",
                              actor=Actor(BOB, "api"))
     assert login_refusal(demo_box, BOB, BOB_PASSWORD, None).message == "missing-totp-token"
@@ -275,14 +284,15 @@ def test_admin_disables_another_users_mfa(demo_box: Box) -> None:
 
 def test_refusals_are_audited(demo_box: Box) -> None:
     with pytest.raises(ValidationError):
-        demo_box.mfa.enable_totp(ME, SECRET, "000000" if code() != "000000" else "111111")
+        demo_box.mfa.enable_totp(ME, SECRET, "000000" if code() != "000000" else "111111",
+                                 actor=TEST_ACTOR)
     with pytest.raises(NotFound):
-        demo_box.mfa.disable(ME, 42)
+        demo_box.mfa.disable(ME, 42, actor=TEST_ACTOR)
     records = [(r.actor, r.face, r.operation, r.target, r.outcome)
                for r in demo_box.audit.recent(2)]
-    assert records == [("root", "cli", "disable MFA", f"{ME} #42",
+    assert records == [("tester", "cli", "disable MFA", f"{ME} #42",
                         "refused: Invalid user or MFA id."),
-                       ("root", "cli", "enable MFA", ME, "refused: Invalid token.")]
+                       ("tester", "cli", "enable MFA", ME, "refused: Invalid token.")]
 
 
 # --- boxes without the mfa table ---------------------------------------------------------------
@@ -302,8 +312,8 @@ def test_box_without_mfa_table(demo_box: Box) -> None:
     try:
         assert not box.schema.has_mfa
         assert box.mfa.status(ME, provision=False).enabled == ()
-        assert refusal(box.mfa.enable_totp, ME, SECRET, code()).message == NO_MFA_TABLE
-        assert refusal(box.mfa.disable, ME).message == "Invalid user or MFA id."
+        assert refusal(acting(box.mfa.enable_totp), ME, SECRET, code()).message == NO_MFA_TABLE
+        assert refusal(acting(box.mfa.disable), ME).message == "Invalid user or MFA id."
         assert box.auth.authenticate(basic(ME, DEMO_ADMIN_PASSWORD)).email == ME
     finally:
         box.close()
@@ -320,8 +330,8 @@ def run_cli(box: Box, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[i
 def test_cli_mfa_list_and_disable(demo_box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(demo_box, "mfa", "list", ME, capsys=capsys) == (
         0, f"{ME} has no MFA method enabled.\n", "")
-    phone = demo_box.mfa.enable_totp(ME, SECRET, code(), "phone")
-    laptop = demo_box.mfa.enable_totp(ME, SECRET, code(1))
+    phone = demo_box.mfa.enable_totp(ME, SECRET, code(), "phone", actor=TEST_ACTOR)
+    laptop = demo_box.mfa.enable_totp(ME, SECRET, code(1), actor=TEST_ACTOR)
     assert run_cli(demo_box, "mfa", "list", ME, capsys=capsys) == (
         0, f"{phone.id}\ttotp\tphone\n{laptop.id}\ttotp\n", "")
     status, out, _ = run_cli(demo_box, "mfa", "list", ME, "--json", capsys=capsys)

@@ -12,6 +12,7 @@ from core import Box, init_box, open_box
 from core.errors import ConfigError, ValidationError
 from core.mail.schema import FRESH_MIGRATION
 from core.storage.files import atomic_write
+from tests.conftest import TEST_ACTOR
 
 
 def test_init_makes_a_complete_box(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ def test_atomic_write_modes_and_replace(tmp_path: Path) -> None:
 
 
 def test_failed_transaction_rolls_back(box: Box) -> None:
-    box.mail.users.add_user("a@example.com", "secret-password")
+    box.mail.users.add_user("a@example.com", "secret-password", actor=TEST_ACTOR)
     with pytest.raises(RuntimeError), box.db.write() as conn:
         conn.execute("DELETE FROM users")
         raise RuntimeError("midway")
@@ -73,11 +74,11 @@ def test_audit_records_changes_and_refusals(box: Box) -> None:
 
 
 def test_cached_listings_see_writes_from_other_connections(box: Box) -> None:
-    box.mail.users.add_user("a@example.com", "secret-password")
+    box.mail.users.add_user("a@example.com", "secret-password", actor=TEST_ACTOR)
     assert len(box.mail.users.list_users()[0].users) == 1
     other = open_box(box.config.system_root)  # a second connection, as another process has
-    other.mail.users.add_user("b@example.com", "secret-password")
-    other.mail.aliases.add_alias("x@example.com", "b@example.com")
+    other.mail.users.add_user("b@example.com", "secret-password", actor=TEST_ACTOR)
+    other.mail.aliases.add_alias("x@example.com", "b@example.com", actor=TEST_ACTOR)
     assert [u.email for u in box.mail.users.list_users()[0].users] == [
         "a@example.com", "b@example.com"]
     assert "x@example.com" in {a.address for g in box.mail.aliases.list_aliases()

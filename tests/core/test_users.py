@@ -9,13 +9,14 @@ import pytest
 from core import Box
 from core.errors import AlreadyExists, NotFound, ValidationError
 from core.mail.passwords import verify_password
+from tests.conftest import TEST_ACTOR
 
 USER_CHARS = ("User account email addresses may only use the lowercase ASCII letters a-z, "
               "the digits 0-9, underscore (_), hyphen (-), and period (.).")
 
 
 def add(box: Box, email: str, password: str = "secret-password", **kw: object):
-    return box.mail.users.add_user(email, password, **kw)
+    return box.mail.users.add_user(email, password, actor=TEST_ACTOR, **kw)
 
 
 @pytest.mark.parametrize(("email", "message"), [
@@ -102,10 +103,10 @@ def test_quota_rules(box: Box, quota: str, message: str) -> None:
 
 def test_largest_quotas(box: Box) -> None:
     add(box, "a@example.com", quota="9223372036854775807")  # 2**63 - 1 bytes
-    box.mail.users.set_quota("a@example.com", "8589934591g")
+    box.mail.users.set_quota("a@example.com", "8589934591g", actor=TEST_ACTOR)
     assert box.mail.users.get_quota("a@example.com") == "8589934591G"
     with pytest.raises(ValidationError) as exc:
-        box.mail.users.set_quota("a@example.com", "1" * 400)
+        box.mail.users.set_quota("a@example.com", "1" * 400, actor=TEST_ACTOR)
     assert exc.value.message == "Invalid quota."
     assert box.mail.users.get_quota("a@example.com") == "8589934591G"
 
@@ -113,10 +114,10 @@ def test_largest_quotas(box: Box) -> None:
 def test_quota_is_upper_cased_and_settable(box: Box) -> None:
     add(box, "a@example.com", quota="2g")
     assert box.mail.users.get_quota("a@example.com") == "2G"
-    box.mail.users.set_quota("a@example.com", "500m")
+    box.mail.users.set_quota("a@example.com", "500m", actor=TEST_ACTOR)
     assert box.mail.users.get_quota("a@example.com") == "500M"
     with pytest.raises(NotFound) as exc:
-        box.mail.users.set_quota("nobody@example.com", "1G")
+        box.mail.users.set_quota("nobody@example.com", "1G", actor=TEST_ACTOR)
     assert exc.value.message == "That's not a user (nobody@example.com)."
 
 
@@ -139,13 +140,13 @@ def test_password_is_stored_as_dovecot_sha512_crypt(box: Box) -> None:
 
 def test_set_password(box: Box) -> None:
     add(box, "a@example.com", "first-password")
-    box.mail.users.set_password("a@example.com", "second-password")
+    box.mail.users.set_password("a@example.com", "second-password", actor=TEST_ACTOR)
     stored = box.mail.users.password_hash("a@example.com")
     assert stored and verify_password("second-password", stored)
     with pytest.raises(ValidationError):
-        box.mail.users.set_password("a@example.com", "short")
+        box.mail.users.set_password("a@example.com", "short", actor=TEST_ACTOR)
     with pytest.raises(NotFound) as exc:
-        box.mail.users.set_password("b@example.com", "long-enough")
+        box.mail.users.set_password("b@example.com", "long-enough", actor=TEST_ACTOR)
     assert exc.value.message == "That's not a user (b@example.com)."
 
 
@@ -153,13 +154,13 @@ def test_remove_user_keeps_the_mailbox_as_archived(box: Box) -> None:
     add(box, "a@example.com")
     mailbox = box.config.mailboxes_dir / "example.com" / "a"
     mailbox.mkdir(parents=True)
-    change = box.mail.users.remove_user("a@example.com")
+    change = box.mail.users.remove_user("a@example.com", actor=TEST_ACTOR)
     assert change.lines[0] == "mail user removed"
     [group] = box.mail.users.list_users()
     [user] = group.users
     assert (user.email, user.status, user.mailbox) == ("a@example.com", "inactive", str(mailbox))
     with pytest.raises(NotFound) as exc:
-        box.mail.users.remove_user("a@example.com")
+        box.mail.users.remove_user("a@example.com", actor=TEST_ACTOR)
     assert exc.value.message == "That's not a user (a@example.com)."
 
 
@@ -167,30 +168,30 @@ def test_remove_user_removes_its_mfa_rows(box: Box) -> None:
     add(box, "a@example.com")
     with box.db.write() as conn:
         conn.execute("INSERT INTO mfa (user_id, type, secret) SELECT id, 'totp', 'S' FROM users")
-    box.mail.users.remove_user("a@example.com")
+    box.mail.users.remove_user("a@example.com", actor=TEST_ACTOR)
     assert box.db.query("SELECT COUNT(*) FROM mfa") == [(0,)]
 
 
 def test_privileges(box: Box) -> None:
     add(box, "a@example.com")
     users = box.mail.users
-    users.add_privilege("a@example.com", "admin")
-    users.add_privilege("a@example.com", "admin")  # idempotent
-    users.add_privilege("a@example.com", "other")
+    users.add_privilege("a@example.com", "admin", actor=TEST_ACTOR)
+    users.add_privilege("a@example.com", "admin", actor=TEST_ACTOR)  # idempotent
+    users.add_privilege("a@example.com", "other", actor=TEST_ACTOR)
     assert users.get_privileges("a@example.com") == ("admin", "other")
-    users.remove_privilege("a@example.com", "admin")
-    users.remove_privilege("a@example.com", "absent")
+    users.remove_privilege("a@example.com", "admin", actor=TEST_ACTOR)
+    users.remove_privilege("a@example.com", "absent", actor=TEST_ACTOR)
     assert users.get_privileges("a@example.com") == ("other",)
     with pytest.raises(ValidationError) as exc:
-        users.add_privilege("a@example.com", "")
+        users.add_privilege("a@example.com", "", actor=TEST_ACTOR)
     assert exc.value.message == "That's not a valid privilege ()."
     with pytest.raises(ValidationError):
-        users.add_privilege("a@example.com", "two\nlines")
+        users.add_privilege("a@example.com", "two\nlines", actor=TEST_ACTOR)
     with pytest.raises(NotFound) as nf:
         users.get_privileges("x@example.com")
     assert nf.value.message == "That's not a user (x@example.com)."
     with pytest.raises(NotFound):
-        users.add_privilege("x@example.com", "admin")
+        users.add_privilege("x@example.com", "admin", actor=TEST_ACTOR)
 
 
 def test_listing_order_and_grouping(demo_box: Box) -> None:
@@ -222,7 +223,7 @@ def test_bad_input_changes_nothing(box: Box) -> None:
     with pytest.raises(ValidationError):
         add(box, "B@example.com")
     with pytest.raises(ValidationError):
-        box.mail.users.set_password("a@example.com", "x")
+        box.mail.users.set_password("a@example.com", "x", actor=TEST_ACTOR)
     assert box.db.query("SELECT * FROM users") == before
 
 
@@ -239,10 +240,10 @@ def test_v051_schema_is_used_as_it_is(tmp_path) -> None:
     create_schema(Database(box.config.users_db), V051_SCHEMA)
     old = Box(load_config(tmp_path / "old"))
     assert not old.schema.has_quota and not old.schema.has_auto_aliases
-    old.mail.users.add_user("a@example.com", "secret-password", "admin")
+    old.mail.users.add_user("a@example.com", "secret-password", "admin", actor=TEST_ACTOR)
     assert old.mail.users.get_quota("a@example.com") == "0"
     with pytest.raises(ValidationError):
-        old.mail.users.set_quota("a@example.com", "1G")
+        old.mail.users.set_quota("a@example.com", "1G", actor=TEST_ACTOR)
     [group] = old.mail.users.list_users()
     assert group.users[0].quota is None
     columns = {r[1] for r in old.db.query("PRAGMA table_info(users)")}

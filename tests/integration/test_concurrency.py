@@ -24,7 +24,7 @@ import pytest
 from core import init_box, open_box
 from core.mail.passwords import verify_password
 from core.storage.files import atomic_write
-from tests.conftest import fixed_clock
+from tests.conftest import TEST_ACTOR, fixed_clock
 from tests.integration import writers
 from tests.integration.conftest import api_app_factory
 
@@ -41,7 +41,7 @@ SPAWN = multiprocessing.get_context("spawn")
 def box_dir(tmp_path: Path) -> Iterator[Path]:
     """A box folder with an admin (the API writers authenticate as it)."""
     box = init_box(tmp_path / "box", clock=fixed_clock)
-    box.mail.users.add_user(writers.ADMIN, writers.ADMIN_PASSWORD, "admin")
+    box.mail.users.add_user(writers.ADMIN, writers.ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     box.close()
     yield tmp_path / "box"
 
@@ -139,8 +139,8 @@ def kill_child(child: multiprocessing.process.BaseProcess) -> None:
 @pytest.mark.parametrize("moment", ["after_all_rows", "mid_insert"])
 def test_killed_write_transaction_leaves_old_rows_whole(box_dir: Path, moment: str) -> None:
     box = open_box(box_dir)
-    box.mail.users.add_user("alice@example.com", "alice-password-1")
-    box.mail.aliases.add_alias("sales@example.com", "alice@example.com")
+    box.mail.users.add_user("alice@example.com", "alice-password-1", actor=TEST_ACTOR)
+    box.mail.aliases.add_alias("sales@example.com", "alice@example.com", actor=TEST_ACTOR)
     db_path = box.config.users_db
     users_before = table_rows(db_path, "users")
     aliases_before = table_rows(db_path, "aliases")
@@ -168,7 +168,7 @@ def test_killed_write_transaction_leaves_old_rows_whole(box_dir: Path, moment: s
     # The dead writer's lock died with it: the box opens and takes writes again.
     box = open_box(box_dir)
     try:
-        box.mail.users.add_user("bob@example.com", "bob-password-1")
+        box.mail.users.add_user("bob@example.com", "bob-password-1", actor=TEST_ACTOR)
         assert box.mail.users.exists("bob@example.com")
         assert integrity(db_path) == "ok"
     finally:

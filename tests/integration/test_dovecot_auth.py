@@ -27,7 +27,7 @@ from typing import Final
 import pytest
 
 from core import Box, init_box
-from tests.conftest import fixed_clock
+from tests.conftest import TEST_ACTOR, fixed_clock
 from tests.integration.conftest import (
     basic_auth,
     free_tcp_port,
@@ -266,14 +266,14 @@ def dovecot(imap_box: Box, shared_dir: Path) -> Iterator[Dovecot]:
 
 
 def test_user_added_through_core_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
-    imap_box.mail.users.add_user("alice@example.com", "correct horse 1")
+    imap_box.mail.users.add_user("alice@example.com", "correct horse 1", actor=TEST_ACTOR)
 
     assert dovecot.can_log_in("alice@example.com", "correct horse 1"), dovecot.log_tail()
     assert (imap_box.config.mailboxes_dir / "example.com" / "alice" / "cur").is_dir()
 
 
 def test_wrong_password_is_refused(imap_box: Box, dovecot: Dovecot) -> None:
-    imap_box.mail.users.add_user("alice@example.com", "correct horse 1")
+    imap_box.mail.users.add_user("alice@example.com", "correct horse 1", actor=TEST_ACTOR)
 
     assert not dovecot.can_log_in("alice@example.com", "correct horse 2")
     assert not dovecot.can_log_in("nobody@example.com", "correct horse 1")
@@ -281,19 +281,19 @@ def test_wrong_password_is_refused(imap_box: Box, dovecot: Dovecot) -> None:
 
 def test_removed_user_is_refused(imap_box: Box, dovecot: Dovecot) -> None:
     users = imap_box.mail.users
-    users.add_user("alice@example.com", "correct horse 1")
+    users.add_user("alice@example.com", "correct horse 1", actor=TEST_ACTOR)
     assert dovecot.can_log_in("alice@example.com", "correct horse 1"), dovecot.log_tail()
 
-    users.remove_user("alice@example.com")
+    users.remove_user("alice@example.com", actor=TEST_ACTOR)
 
     assert not dovecot.can_log_in("alice@example.com", "correct horse 1")
 
 
 def test_changed_password_takes_over(imap_box: Box, dovecot: Dovecot) -> None:
     users = imap_box.mail.users
-    users.add_user("alice@example.com", "correct horse 1")
+    users.add_user("alice@example.com", "correct horse 1", actor=TEST_ACTOR)
 
-    users.set_password("alice@example.com", "battery staple 2")
+    users.set_password("alice@example.com", "battery staple 2", actor=TEST_ACTOR)
 
     assert dovecot.can_log_in("alice@example.com", "battery staple 2"), dovecot.log_tail()
     assert not dovecot.can_log_in("alice@example.com", "correct horse 1")
@@ -301,7 +301,7 @@ def test_changed_password_takes_over(imap_box: Box, dovecot: Dovecot) -> None:
 
 def test_idn_domain_user_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
     # Users of an internationalised domain are stored (and log in) in IDNA form.
-    imap_box.mail.users.add_user("erin@xn--bcher-kva.example", "correct horse 1")
+    imap_box.mail.users.add_user("erin@xn--bcher-kva.example", "correct horse 1", actor=TEST_ACTOR)
 
     assert dovecot.can_log_in("erin@xn--bcher-kva.example", "correct horse 1"), \
         dovecot.log_tail()
@@ -311,7 +311,7 @@ def test_user_added_through_api_logs_in(imap_box: Box, dovecot: Dovecot) -> None
     from webtest import TestApp
 
     make_app = require_api_app_factory()
-    imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin")
+    imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     app = TestApp(make_app(imap_box))
 
     response = app.post("/mail/users/add",

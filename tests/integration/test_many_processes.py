@@ -35,6 +35,7 @@ from typing import Final
 import pytest
 
 from core import Box, init_box
+from tests.conftest import TEST_ACTOR
 from tests.integration.conftest import free_tcp_port, missing_requirement, require_program
 from tests.integration.test_dovecot_auth import (  # noqa: F401  (fixtures used by name)
     Dovecot,
@@ -165,8 +166,8 @@ class Ledger:
 
 @pytest.fixture
 def busy_box(imap_box: Box) -> Iterator[Box]:  # noqa: F811
-    imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin")
-    imap_box.mail.users.add_user(STABLE, STABLE_PASSWORD)
+    imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
+    imap_box.mail.users.add_user(STABLE, STABLE_PASSWORD, actor=TEST_ACTOR)
     if os.geteuid() != 0:
         missing_requirement("needs root: postfix's lookups run as the postfix user")
     try:
@@ -411,7 +412,7 @@ def test_idle_connections_do_not_starve_other_clients_and_stalled_ones_are_cut(
     from api_server.serving import READ_TIMEOUT, WORKER_CONNECTIONS
 
     box = init_box(tmp_path / "box")
-    box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin")
+    box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     box.close()
     server = start_server(tmp_path / "box", free_tcp_port(), tmp_path / "serve.log",
                           "--workers", "1", "--threads", "4")

@@ -24,6 +24,7 @@ import dns.rrset
 import pytest
 
 from core import Box, init_box
+from tests.conftest import TEST_ACTOR
 from tests.integration.conftest import free_tcp_port, require_program
 
 pytestmark = pytest.mark.integration
@@ -43,11 +44,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Box, int]
     ssh = box.config.system_path("/etc/ssh")
     ssh.mkdir(parents=True)
     (ssh / "ssh_host_ed25519_key.pub").write_text(SSH_ED25519)
-    box.mail.users.add_user("me@example.com", "secret-password", "admin")
-    box.mail.aliases.add_alias("administrator@box.example.com", "me@example.com")
-    box.mail.users.add_user("carol@example.org", "secret-password")
-    box.dns.add_custom_record("deep.sub.example.org", "TXT", "below an empty non-terminal")
-    box.dns.add_custom_record("example.org", "CAA", '0 issue "letsencrypt.org"')
+    box.mail.users.add_user("me@example.com", "secret-password", "admin", actor=TEST_ACTOR)
+    box.mail.aliases.add_alias("administrator@box.example.com", "me@example.com", actor=TEST_ACTOR)
+    box.mail.users.add_user("carol@example.org", "secret-password", actor=TEST_ACTOR)
+    box.dns.add_custom_record("deep.sub.example.org", "TXT", "below an empty non-terminal",
+                              actor=TEST_ACTOR)
+    box.dns.add_custom_record("example.org", "CAA", '0 issue "letsencrypt.org"', actor=TEST_ACTOR)
     port = free_tcp_port()
     state = tmp / "state"
     state.mkdir()

@@ -17,7 +17,7 @@ from typing import Final
 import pytest
 
 from core import Box, init_box
-from tests.conftest import fixed_clock
+from tests.conftest import TEST_ACTOR, fixed_clock
 from tests.integration.conftest import missing_requirement, require_program
 
 pytestmark = pytest.mark.integration
@@ -95,18 +95,22 @@ def make_lookup(postmap: str, config_dir: Path, maps_dir: Path) -> Lookup:
 def fill_mail_box(box: Box) -> None:
     users = box.mail.users
     aliases = box.mail.aliases
-    users.add_user("me@example.com", "admin-password-1", "admin")
-    aliases.add_alias("administrator@box.example.com", "me@example.com")  # as setup does
+    users.add_user("me@example.com", "admin-password-1", "admin", actor=TEST_ACTOR)
+    aliases.add_alias("administrator@box.example.com", "me@example.com",
+                      actor=TEST_ACTOR)  # as setup does
     for email in ("alice@example.com", "bob@example.com", "carol@example.org",
                   "dave@example.org"):
-        users.add_user(email, "user-password-1")
-    aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com")
-    aliases.add_alias("bob@example.com", "alice@example.com")  # an alias over a user
-    aliases.add_alias("@example.org", "carol@example.org")  # catch-all
-    aliases.add_alias("@aliasonly.example", "@example.com")  # domain alias, no users there
-    aliases.add_alias("noreply@example.com", "", "alice@example.com")  # senders only
+        users.add_user(email, "user-password-1", actor=TEST_ACTOR)
+    aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com", actor=TEST_ACTOR)
+    aliases.add_alias("bob@example.com", "alice@example.com",
+                      actor=TEST_ACTOR)  # an alias over a user
+    aliases.add_alias("@example.org", "carol@example.org", actor=TEST_ACTOR)  # catch-all
+    aliases.add_alias("@aliasonly.example", "@example.com",
+                      actor=TEST_ACTOR)  # domain alias, no users there
+    aliases.add_alias("noreply@example.com", "", "alice@example.com",
+                      actor=TEST_ACTOR)  # senders only
     aliases.add_alias("team@example.com", "carol@example.org", "alice@example.com, "
-                      "me@example.com")
+                      "me@example.com", actor=TEST_ACTOR)
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +252,8 @@ def test_maps_see_changes_without_reload(box: Box, own_maps: dict[str, Lookup],
     lookup = own_maps[generation]
     assert lookup("virtual-mailbox-maps", "erin@example.com") is None
 
-    box.mail.users.add_user("erin@example.com", "user-password-1")
-    box.mail.aliases.remove_alias("sales@example.com")
+    box.mail.users.add_user("erin@example.com", "user-password-1", actor=TEST_ACTOR)
+    box.mail.aliases.remove_alias("sales@example.com", actor=TEST_ACTOR)
 
     assert lookup("virtual-mailbox-maps", "erin@example.com") == "1"
     assert lookup("virtual-alias-maps", "sales@example.com") is None

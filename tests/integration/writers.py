@@ -13,6 +13,7 @@ from typing import Final
 
 from core import Box, open_box
 from core.storage.files import atomic_write
+from tests.conftest import TEST_ACTOR
 
 ADMIN: Final = "admin@example.com"
 ADMIN_PASSWORD: Final = "admin-password-1"
@@ -49,11 +50,11 @@ def write_through_core(box: Box, tag: str, start_at: float, seconds: float) -> W
     while time.time() < start_at + seconds:
         user = f"{tag}-u{i}@example.com"
         alias = f"{tag}-a{i}@example.com"
-        box.mail.users.add_user(user, FIRST_PASSWORD)
+        box.mail.users.add_user(user, FIRST_PASSWORD, actor=TEST_ACTOR)
         done.users.append(user)
-        box.mail.aliases.add_alias(alias, user)
+        box.mail.aliases.add_alias(alias, user, actor=TEST_ACTOR)
         done.aliases[alias] = user
-        box.mail.users.set_password(user, final_password(user))
+        box.mail.users.set_password(user, final_password(user), actor=TEST_ACTOR)
         i += 1
     return done
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core import Box, init_box
-from tests.conftest import copy_keys, fixed_clock
+from tests.conftest import TEST_ACTOR, copy_keys, fixed_clock
 
 ADMIN = "me@example.com"
 PASSWORD = "secret-password"
@@ -52,8 +52,8 @@ def dbox(tmp_path: Path, key_material: Path) -> Iterator[Box]:
 @pytest.fixture
 def mbox(dbox: Box) -> Box:
     """`dbox` with an admin and the administrator@ alias (two DNS domains)."""
-    dbox.mail.users.add_user(ADMIN, PASSWORD, "admin")
-    dbox.mail.aliases.add_alias("administrator@box.example.com", ADMIN)
+    dbox.mail.users.add_user(ADMIN, PASSWORD, "admin", actor=TEST_ACTOR)
+    dbox.mail.aliases.add_alias("administrator@box.example.com", ADMIN, actor=TEST_ACTOR)
     return dbox
 
 

@@ -9,12 +9,13 @@ from core import Box
 from core.dns.custom import apply_action, parse_custom_yaml, render_custom_yaml
 from core.dns.records import CustomRecord
 from core.errors import ValidationError
+from tests.conftest import TEST_ACTOR
 
 
 def refused(box: Box, call: str, *args: str, **kw: str) -> str:
     before = box.dns.custom_yaml.read_bytes() if box.dns.custom_yaml.exists() else None
     with pytest.raises(ValidationError) as err:
-        getattr(box.dns, call)(*args, **kw)
+        getattr(box.dns, call)(*args, actor=TEST_ACTOR, **kw)
     after = box.dns.custom_yaml.read_bytes() if box.dns.custom_yaml.exists() else None
     assert after == before  # nothing stored
     return err.value.message
@@ -65,7 +66,7 @@ def test_value_syntax_is_checked(mbox: Box, rtype: str, value: str, fragment: st
     ("TXT", "x" * 600),
 ])
 def test_good_values_are_stored_and_served(mbox: Box, rtype: str, value: str) -> None:
-    change = mbox.dns.add_custom_record("example.com", rtype, value)
+    change = mbox.dns.add_custom_record("example.com", rtype, value, actor=TEST_ACTOR)
     assert change.lines[0] == "updated DNS: example.com"
     assert mbox.dns.custom_records("example.com", rtype) == (
         CustomRecord("example.com", rtype, value),)
@@ -77,42 +78,44 @@ def test_empty_values_and_default_address(mbox: Box) -> None:
         "No value for the record provided.")
     assert refused(mbox, "add_custom_record", "www.example.com", "TXT", "  ") == (
         "No value for the record provided.")
-    mbox.dns.add_custom_record("www.example.com", "A", "", default_address="198.51.100.4")
+    mbox.dns.add_custom_record("www.example.com", "A", "", default_address="198.51.100.4",
+                               actor=TEST_ACTOR)
     assert mbox.dns.custom_records("www.example.com", "A")[0].value == "198.51.100.4"
-    mbox.dns.set_custom_record("www.example.com", "aaaa", "", default_address="2001:db8::4")
+    mbox.dns.set_custom_record("www.example.com", "aaaa", "", default_address="2001:db8::4",
+                               actor=TEST_ACTOR)
     assert mbox.dns.custom_records("www.example.com", "AAAA")[0].value == "2001:db8::4"
 
 
 def test_add_set_remove_results(mbox: Box) -> None:
     dns = mbox.dns
-    assert dns.add_custom_record("example.com", "TXT", "one").lines[0] == (
+    assert dns.add_custom_record("example.com", "TXT", "one", actor=TEST_ACTOR).lines[0] == (
         "updated DNS: example.com")
-    assert dns.add_custom_record("example.com", "TXT", "one").lines == ("OK",)
-    dns.add_custom_record("example.com", "TXT", "two")
+    assert dns.add_custom_record("example.com", "TXT", "one", actor=TEST_ACTOR).lines == ("OK",)
+    dns.add_custom_record("example.com", "TXT", "two", actor=TEST_ACTOR)
     assert [r.value for r in dns.custom_records("example.com", "TXT")] == ["one", "two"]
-    dns.set_custom_record("example.com", "TXT", "three")
+    dns.set_custom_record("example.com", "TXT", "three", actor=TEST_ACTOR)
     assert [r.value for r in dns.custom_records("example.com", "TXT")] == ["three"]
-    assert dns.set_custom_record("example.com", "TXT", "three").lines == ("OK",)
-    assert dns.remove_custom_record("example.com", "TXT", "nope").lines == ("OK",)
-    dns.add_custom_record("example.com", "TXT", "four")
-    dns.remove_custom_record("example.com", "TXT", "three")
+    assert dns.set_custom_record("example.com", "TXT", "three", actor=TEST_ACTOR).lines == ("OK",)
+    assert dns.remove_custom_record("example.com", "TXT", "nope", actor=TEST_ACTOR).lines == ("OK",)
+    dns.add_custom_record("example.com", "TXT", "four", actor=TEST_ACTOR)
+    dns.remove_custom_record("example.com", "TXT", "three", actor=TEST_ACTOR)
     assert [r.value for r in dns.custom_records("example.com", "TXT")] == ["four"]
-    dns.add_custom_record("example.com", "TXT", "five")
-    dns.remove_custom_record("example.com", "TXT")
+    dns.add_custom_record("example.com", "TXT", "five", actor=TEST_ACTOR)
+    dns.remove_custom_record("example.com", "TXT", actor=TEST_ACTOR)
     assert dns.custom_records("example.com", "TXT") == ()
     # Unknown type on delete-all is not checked (no value): nothing to do.
-    assert dns.remove_custom_record("example.com", "PTR").lines == ("OK",)
+    assert dns.remove_custom_record("example.com", "PTR", actor=TEST_ACTOR).lines == ("OK",)
 
 
 def test_change_that_does_not_affect_zones(mbox: Box) -> None:
     # The primary hostname's A cannot be overridden (DNS.md §4.1), so the zone stays as is.
-    change = mbox.dns.add_custom_record("box.example.com", "A", "198.51.100.5")
+    change = mbox.dns.add_custom_record("box.example.com", "A", "198.51.100.5", actor=TEST_ACTOR)
     assert change.lines == ("Something isn't right.",)
 
 
 def test_local_and_cname_normalisation(mbox: Box) -> None:
-    mbox.dns.add_custom_record("Blog.Example.COM", "a", "local")
-    mbox.dns.add_custom_record("shop.example.com", "CNAME", "shops.example.net")
+    mbox.dns.add_custom_record("Blog.Example.COM", "a", "local", actor=TEST_ACTOR)
+    mbox.dns.add_custom_record("shop.example.com", "CNAME", "shops.example.net", actor=TEST_ACTOR)
     assert mbox.dns.custom_records() == (
         CustomRecord("blog.example.com", "A", "local"),
         CustomRecord("shop.example.com", "CNAME", "shops.example.net."))
@@ -121,10 +124,10 @@ def test_local_and_cname_normalisation(mbox: Box) -> None:
 
 def test_file_format_round_trip(mbox: Box) -> None:
     dns = mbox.dns
-    dns.add_custom_record("example.com", "MX", "20 mx.backup.example.")
-    dns.add_custom_record("example.com", "TXT", "v=spf1 mx -all")
-    dns.add_custom_record("example.com", "TXT", "google-site-verification=abc")
-    dns.add_custom_record("blog.example.com", "A", "local")
+    dns.add_custom_record("example.com", "MX", "20 mx.backup.example.", actor=TEST_ACTOR)
+    dns.add_custom_record("example.com", "TXT", "v=spf1 mx -all", actor=TEST_ACTOR)
+    dns.add_custom_record("example.com", "TXT", "google-site-verification=abc", actor=TEST_ACTOR)
+    dns.add_custom_record("blog.example.com", "A", "local", actor=TEST_ACTOR)
     assert dns.custom_yaml.read_text() == (
         "example.com:\n"
         "  MX: 20 mx.backup.example.\n"
@@ -160,14 +163,15 @@ def test_unreadable_entries_block_edits(mbox: Box) -> None:
     message = refused(mbox, "add_custom_record", "example.com", "TXT", "x")
     assert message.startswith("dns/custom.yaml: the entry for x.example.com")
     # The update reports it instead of failing.
-    assert any("x.example.com" in line for line in mbox.dns.update(force=True).lines)
+    assert any("x.example.com" in line for line in mbox.dns.update(force=True,
+                                                                   actor=TEST_ACTOR).lines)
 
 
 def test_bad_hand_edit_keeps_last_good_zone(mbox: Box) -> None:
     zone = mbox.dns.zones_dir / "example.com.txt"
     before = zone.read_text()
     mbox.dns.custom_yaml.write_text("example.com:\n  MX: not a valid mx\n")
-    change = mbox.dns.update()
+    change = mbox.dns.update(actor=TEST_ACTOR)
     assert change.lines[0].startswith("DNS zone example.com was not updated and keeps its "
                                       "last good version: ")
     assert zone.read_text() == before
@@ -185,7 +189,7 @@ def test_apply_action_is_the_reference_edit() -> None:
 
 def test_audit_records_refusals(mbox: Box) -> None:
     with pytest.raises(ValidationError):
-        mbox.dns.add_custom_record("www.example.com", "A", "2001:db8::1")
+        mbox.dns.add_custom_record("www.example.com", "A", "2001:db8::1", actor=TEST_ACTOR)
     last = mbox.audit.recent(1)[0]
     assert (last.operation, last.target, last.outcome) == (
         "add DNS record", "www.example.com A", "refused: That's an IPv6 address.")

@@ -16,7 +16,7 @@ import pytest
 from core import Box
 from core.dns.dnssec import keysets_for_zone, load_key, load_keysets
 from core.errors import ValidationError
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 
 
 def signed_zone(box: Box, zone: str) -> dns.zone.Zone:
@@ -41,9 +41,10 @@ def assert_all_signatures_validate(zone: dns.zone.Zone, origin: str) -> int:
 
 
 def test_signatures_validate_and_nsec3_chain(mbox: Box) -> None:
-    mbox.dns.add_custom_record("deep.sub.example.com", "TXT", "empty non-terminal above me")
-    mbox.dns.add_custom_record("deleg.example.com", "NS", "ns.example.net")
-    mbox.dns.add_custom_record("glue.deleg.example.com", "A", "198.51.100.1")
+    mbox.dns.add_custom_record("deep.sub.example.com", "TXT", "empty non-terminal above me",
+                               actor=TEST_ACTOR)
+    mbox.dns.add_custom_record("deleg.example.com", "NS", "ns.example.net", actor=TEST_ACTOR)
+    mbox.dns.add_custom_record("glue.deleg.example.com", "A", "198.51.100.1", actor=TEST_ACTOR)
     zone = signed_zone(mbox, "example.com")
     assert assert_all_signatures_validate(zone, "example.com") > 30
     nsec3 = [(n, r) for n, _ttl, r in zone.iterate_rdatas(dns.rdatatype.NSEC3)]
@@ -93,7 +94,7 @@ def test_ds_records_file_and_values(mbox: Box) -> None:
 
 def test_switch_to_ecdsa(mbox: Box) -> None:
     assert mbox.dns.dnssec_algorithms() == ("RSASHA256",)
-    change = mbox.dns.set_dnssec_algorithm("ECDSAP256SHA256")
+    change = mbox.dns.set_dnssec_algorithm("ECDSAP256SHA256", actor=TEST_ACTOR)
     assert change.lines[0] == "updated DNS: example.com"
     assert mbox.dns.dnssec_algorithms() == ("ECDSAP256SHA256",)
     assert "DOMAINS=none" in (mbox.dns.dnssec_dir / "RSASHA256.conf").read_text()
@@ -102,7 +103,7 @@ def test_switch_to_ecdsa(mbox: Box) -> None:
     assert {r.algorithm for r in zone.get_rdataset("example.com.", dns.rdatatype.DNSKEY)} == {13}
     assert mbox.dns.ds_records("example.com")[0].algorithm == 13
     with pytest.raises(ValidationError) as err:
-        mbox.dns.set_dnssec_algorithm("RSASHA1")
+        mbox.dns.set_dnssec_algorithm("RSASHA1", actor=TEST_ACTOR)
     assert err.value.message == ("Unknown DNSSEC algorithm 'RSASHA1'. Choose RSASHA256 or "
                                  "ECDSAP256SHA256.")
 
@@ -128,7 +129,7 @@ def test_existing_ldns_keys_are_used(tmp_path: Path, mbox: Box, algorithm: str) 
     zsk = subprocess.run(["ldns-keygen", "-a", algorithm, "-b", "1024", "_domain_"],
                          **run).stdout.strip()
     (folder / f"{algorithm}.conf").write_text(f"KSK={ksk}\nZSK={zsk}\n")
-    mbox.dns.update(force=True)
+    mbox.dns.update(force=True, actor=TEST_ACTOR)
     zone = signed_zone(mbox, "example.com")
     assert assert_all_signatures_validate(zone, "example.com") > 20
     tags = {dns.dnssec.key_id(k) for k in zone.get_rdataset("example.com.",

@@ -47,6 +47,7 @@ from core.dns.zones import render_zone
 from core.errors import AlreadyExists, ValidationError
 from core.formats import FormatError, quote_txt, zone_line
 from core.mail.users import quota_bytes
+from tests.conftest import TEST_ACTOR
 from tests.core.dns.conftest import ADMIN, FAKE_DNS, PASSWORD, make_box
 
 PRIMARY = "box.example.com"
@@ -101,9 +102,9 @@ def pbox(tmp_path: Path, key_material: Path) -> Iterator[Box]:
     """A box with two zones (example.com holding box.example.com, and example.net); each
     property runs all its examples on it, one after the other."""
     box = make_box(tmp_path / "box", key_material)
-    box.mail.users.add_user(ADMIN, PASSWORD, "admin")
-    box.mail.aliases.add_alias("administrator@box.example.com", ADMIN)
-    box.mail.users.add_user("alice@example.net", PASSWORD)
+    box.mail.users.add_user(ADMIN, PASSWORD, "admin", actor=TEST_ACTOR)
+    box.mail.aliases.add_alias("administrator@box.example.com", ADMIN, actor=TEST_ACTOR)
+    box.mail.users.add_user("alice@example.net", PASSWORD, actor=TEST_ACTOR)
     yield box
     box.close()
 
@@ -213,9 +214,10 @@ def expected_xfr(box: Box) -> list[str]:
 
 
 def refused_and_untouched(box: Box, before: State, call: object, *args: object) -> bool:
-    """Run `call(*args)`: True if it was refused (and then every file is byte-identical)."""
+    """Run `call(*args)` (as the test's actor): True if it was refused (and then every file
+    is byte-identical)."""
     try:
-        change = call(*args)  # type: ignore[operator]
+        change = call(*args, actor=TEST_ACTOR)  # type: ignore[operator]
     except (ValidationError, AlreadyExists):
         assert disk(box) == before.files
         event("refused")
@@ -356,7 +358,7 @@ def test_quotas(pbox: Box, quota: str) -> None:
     users = pbox.mail.users
     before = users.get_quota("alice@example.net")
     try:
-        users.set_quota("alice@example.net", quota)
+        users.set_quota("alice@example.net", quota, actor=TEST_ACTOR)
     except ValidationError:
         assert users.get_quota("alice@example.net") == before
         return
@@ -456,7 +458,7 @@ def test_renderers_refuse_rather_than_write(pbox: Box) -> None:
     box = pbox
     before = disk(box)
     box.dns.custom_yaml.write_text(HAND_EDITED)
-    change = box.dns.update(force=True)
+    change = box.dns.update(force=True, actor=TEST_ACTOR)
     assert any(line.startswith("nsd's zone list (zones.conf) was not updated and keeps its "
                                "last good version:") for line in change.lines), change.lines
     assert box.dns.zones_conf.read_bytes() == before[str(box.dns.zones_conf)]
@@ -466,7 +468,7 @@ def test_renderers_refuse_rather_than_write(pbox: Box) -> None:
         "www.example.com:\n  AAAA: \"fe80::1%x\\n@\\tIN\\tA\\t6.6.6.6\"\n")
     zone = box.dns.zones_dir / "example.com.txt"
     old = zone.read_bytes()
-    change = box.dns.update(force=True)
+    change = box.dns.update(force=True, actor=TEST_ACTOR)
     assert any(line.startswith("DNS zone example.com was not updated and keeps its last good "
                                "version: a record cannot be written to a zone file")
                for line in change.lines), change.lines

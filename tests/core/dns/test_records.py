@@ -11,6 +11,7 @@ from core.dns.records import (
     dns_zones,
     dump_records,
 )
+from tests.conftest import TEST_ACTOR
 from tests.core.dns.conftest import ADMIN, PASSWORD, write_ssh_keys
 
 P = "box.example.com"
@@ -204,7 +205,7 @@ def test_dump_order_and_hidden_records() -> None:
 
 def test_box_zones_and_records(mbox: Box) -> None:
     write_ssh_keys(mbox)
-    mbox.mail.users.add_user("x@example.org", PASSWORD)
+    mbox.mail.users.add_user("x@example.org", PASSWORD, actor=TEST_ACTOR)
     assert mbox.dns.zones() == ("example.com", "example.org")
     zones = {z.name: z.domains for z in mbox.dns.zone_list()}
     assert zones == {"example.com": ("box.example.com", "example.com"),

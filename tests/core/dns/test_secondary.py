@@ -7,6 +7,7 @@ import pytest
 from core import Box
 from core.dns.secondary import parse_entries
 from core.errors import ValidationError
+from tests.conftest import TEST_ACTOR
 
 
 def test_parse_entries() -> None:
@@ -23,14 +24,15 @@ def test_parse_entries() -> None:
 ])
 def test_refused(mbox: Box, entries: str, message: str) -> None:
     with pytest.raises(ValidationError) as err:
-        mbox.dns.set_secondary_nameservers(entries)
+        mbox.dns.set_secondary_nameservers(entries, actor=TEST_ACTOR)
     assert err.value.message == message
     assert mbox.dns.secondary_nameservers() == ()
 
 
 def test_set_publishes_ns_and_allows_transfers(mbox: Box) -> None:
     change = mbox.dns.set_secondary_nameservers(
-        "ns2.hosting.example, ns.v4only.example xfr:203.0.113.9 xfr:2001:db8:1::/48")
+        "ns2.hosting.example, ns.v4only.example xfr:203.0.113.9 xfr:2001:db8:1::/48",
+        actor=TEST_ACTOR)
     assert change.lines[0] == "updated DNS: example.com"
     assert mbox.dns.secondary_nameservers() == (
         "ns2.hosting.example", "ns.v4only.example", "xfr:203.0.113.9", "xfr:2001:db8:1::/48")
@@ -53,15 +55,16 @@ def test_set_publishes_ns_and_allows_transfers(mbox: Box) -> None:
 
 
 def test_clearing(mbox: Box) -> None:
-    mbox.dns.set_secondary_nameservers("xfr:203.0.113.9")
-    assert mbox.dns.set_secondary_nameservers("").lines[0] == "updated DNS: DNS configuration"
+    mbox.dns.set_secondary_nameservers("xfr:203.0.113.9", actor=TEST_ACTOR)
+    change = mbox.dns.set_secondary_nameservers("", actor=TEST_ACTOR)
+    assert change.lines[0] == "updated DNS: DNS configuration"
     assert mbox.dns.secondary_nameservers() == ()
-    assert mbox.dns.set_secondary_nameservers([]).lines == ()
+    assert mbox.dns.set_secondary_nameservers([], actor=TEST_ACTOR).lines == ()
 
 
 def test_unresolvable_at_update_is_left_out(mbox: Box) -> None:
-    mbox.dns.set_secondary_nameservers("ns2.hosting.example")
+    mbox.dns.set_secondary_nameservers("ns2.hosting.example", actor=TEST_ACTOR)
     mbox.dns.resolver = lambda host, rtype: (_ for _ in ()).throw(LookupError("down"))
     mbox.dns._xfr.forget()
-    mbox.dns.update()
+    mbox.dns.update(actor=TEST_ACTOR)
     assert "notify" not in mbox.dns.zones_conf.read_text()

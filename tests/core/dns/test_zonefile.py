@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from core import Box
 from core.dns.records import build_zone
 from core.dns.zones import decide_serial, quote_txt, render_zone, with_serial, zone_file_name
 from core.errors import ValidationError
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 from tests.core.dns.conftest import PASSWORD
 from tests.core.dns.test_records import P, facts
 
@@ -89,26 +87,26 @@ def test_update_writes_and_serials_follow_content(mbox: Box) -> None:
     path = mbox.dns.zones_dir / "example.com.txt"
     first = path.read_text()
     assert "2026112400     ; serial number" in first
-    assert mbox.dns.update().lines == ()
+    assert mbox.dns.update(actor=TEST_ACTOR).lines == ()
     assert path.read_text() == first
-    mbox.dns.add_custom_record("blog.example.com", "A", "local")
+    mbox.dns.add_custom_record("blog.example.com", "A", "local", actor=TEST_ACTOR)
     assert "2026112401     ; serial number" in path.read_text()
     assert "blog\tIN\tA\t192.0.2.10\n" in path.read_text()
     # The clock moves to the next day: a change starts from the new date.
     mbox.clock = lambda: FIXED_TIME + 86400
-    mbox.dns.add_custom_record("shop.example.com", "A", "local")
+    mbox.dns.add_custom_record("shop.example.com", "A", "local", actor=TEST_ACTOR)
     assert "2026112500     ; serial number" in path.read_text()
 
 
 def test_update_output_and_only_changed_zones(mbox: Box) -> None:
-    change = mbox.mail.users.add_user("x@example.org", PASSWORD)
+    change = mbox.mail.users.add_user("x@example.org", PASSWORD, actor=TEST_ACTOR)
     assert "updated DNS: example.org" in change.lines
     com = mbox.dns.zones_dir / "example.com.txt.signed"
     before = com.stat().st_mtime_ns
-    change = mbox.mail.users.add_user("y@example.org", PASSWORD)
+    change = mbox.mail.users.add_user("y@example.org", PASSWORD, actor=TEST_ACTOR)
     assert not [line for line in change.lines if line.startswith("updated DNS")]
     assert com.stat().st_mtime_ns == before
-    forced = mbox.dns.update(force=True)
+    forced = mbox.dns.update(force=True, actor=TEST_ACTOR)
     assert forced.lines[0] == "updated DNS: example.com,example.org"
     conf = mbox.dns.zones_conf.read_text()
     assert conf == ("\nzone:\n\tname: example.com\n\tzonefile: example.com.txt.signed\n"
@@ -117,7 +115,7 @@ def test_update_output_and_only_changed_zones(mbox: Box) -> None:
 
 def test_zones_conf_change_alone_is_reported(mbox: Box) -> None:
     mbox.dns.zones_conf.write_text("stale")
-    assert mbox.dns.update().lines[0] == "updated DNS: DNS configuration"
+    assert mbox.dns.update(actor=TEST_ACTOR).lines[0] == "updated DNS: DNS configuration"
 
 
 def test_opendkim_tables(mbox: Box) -> None:
@@ -128,29 +126,36 @@ def test_opendkim_tables(mbox: Box) -> None:
     assert (opendkim / "SigningTable").read_text() == (
         "*@box.example.com box.example.com\n*@example.com example.com\n")
     (opendkim / "KeyTable").write_text("")
-    lines = mbox.dns.update().lines
+    lines = mbox.dns.update(actor=TEST_ACTOR).lines
     assert lines[0] == "updated DNS: OpenDKIM configuration"
 
 
-def test_host_notes(mbox: Box) -> None:
-    lines = mbox.dns.update(force=True).lines
+def test_host_notes(mbox: Box, tmp_path: Path) -> None:
+    lines = mbox.dns.update(force=True, actor=TEST_ACTOR).lines
     assert "this is a local box: zone files written, not served by nsd" in lines
-    # A real box (system_root "/") without nsd says so; with it, nsd-control reloads.
+    # A real box (system_root "/") without nsd says so; with it, nsd-control reloads. The
+    # host's programs are real scripts of the test's own, in a folder searched instead of PATH.
     from core.dns.nsd import DnsHost
+    from core.host import Host
     real = mbox.config.with_values(system_root=Path("/"))
-    calls: list[list[str]] = []
-
-    def run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        calls.append(list(argv))
-        return subprocess.CompletedProcess(argv, 0, "", "")
-
-    absent = DnsHost(real, run=run, which=lambda name: None)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    absent = DnsHost(real, host=Host(real, path=str(bin_dir)))
     assert absent.reload_nsd() == ("nsd is not installed here: zone files written, not served",)
-    present = DnsHost(real, run=run, which=lambda name: "/usr/sbin/" + name)
+    log = tmp_path / "calls"
+    for name in ("nsd", "nsd-control", "service", "opendkim", "rndc"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n')
+        script.chmod(0o755)
+    present = DnsHost(real, host=Host(real, path=str(bin_dir)))
     assert present.reload_nsd() == ()
-    assert calls == [["/usr/sbin/nsd-control", "reconfig"], ["/usr/sbin/nsd-control", "reload"]]
+    assert log.read_text().splitlines() == ["nsd-control reconfig", "nsd-control reload"]
     assert present.restart_opendkim() == ()
-    assert calls[-1] == ["service", "opendkim", "restart"]
+    present.flush_resolver()
+    assert log.read_text().splitlines()[-2:] == ["service opendkim restart", "rndc flush"]
+    (bin_dir / "nsd-control").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "service").write_text("#!/bin/sh\necho 'nsd: failed to start' >&2\nexit 1\n")
+    assert present.reload_nsd() == ("nsd could not be restarted: nsd: failed to start",)
 
 
 def test_zonefile_and_unknown_zone(mbox: Box) -> None:
@@ -176,6 +181,6 @@ def test_expiring_signatures_force_a_resign(mbox: Box) -> None:
     signed = mbox.dns.zones_dir / "example.com.txt.signed"
     # 28 days later the 30-day signatures are within 3 days of expiry.
     mbox.clock = lambda: FIXED_TIME + 28 * 86400
-    assert mbox.dns.update().lines[0] == "updated DNS: example.com"
+    assert mbox.dns.update(actor=TEST_ACTOR).lines[0] == "updated DNS: example.com"
     assert "RRSIG\tSOA 8 2 1800 20270121000000 20261221000000 " in signed.read_text()
     assert time.gmtime(FIXED_TIME).tm_year == 2026
