@@ -73,7 +73,7 @@ async def time_reload(box: Box, rows: int) -> float:
         await wait_for_rows(app, rows)
         await pilot.pause()
         table = app.screen.query_one(RecordTable)
-        table.set_rows(())
+        table.clear()
         start = time.perf_counter()
         await pilot.press("ctrl+r")
         await wait_for_rows(app, rows)

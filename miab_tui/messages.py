@@ -35,9 +35,16 @@ class ChangeMade(Message):
 
 @dataclass
 class ChangeRefused(Message):
-    """Core refused a change; `message` is core's exact wording."""
+    """Core refused (`message` is core's exact wording, `field` the field it names), or the
+    work failed unexpectedly (title "Failed"; the traceback is in the box's log)."""
 
     message: str
+    field: str | None = None
+    title: str = "Refused"
+
+
+class BoxChanged(Message):
+    """Another face (or process) changed the box: the shown screens read it again."""
 
 
 class UsersLoaded(RecordsLoaded):

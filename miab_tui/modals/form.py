@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from core.errors import MiabError
+from miab_tui.messages import ChangeRefused
 from miab_tui.widgets.form_field import FormField
+from miab_tui.workers import core_worker
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -27,8 +28,9 @@ ResultT = TypeVar("ResultT")
 class FormModal(ModalScreen[ResultT], Generic[ResultT]):
     """Subclasses give `TITLE_TEXT`, `fields()` and `submit()` (run in a worker thread)."""
 
-    TITLE_TEXT: ClassVar[str] = ""
-    SAVE_LABEL: ClassVar[str] = "Save"
+    # Plain attributes, not ClassVars: a form may word them per instance (add or edit).
+    TITLE_TEXT: str = ""
+    SAVE_LABEL: str = "Save"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", tooltip="Make the change"),
@@ -37,7 +39,8 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
 
     @property
     def box(self) -> Box:
-        return self.app.box  # type: ignore[attr-defined]
+        box: Box = self.app.box  # type: ignore[attr-defined]
+        return box
 
     def intro(self) -> str:
         return ""
@@ -87,19 +90,17 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
         self.query_one("#form-save", Button).disabled = True
         self.save()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="form")
+    @core_worker(doing="The change", group="form")
     def save(self) -> None:
-        try:
-            result = self.submit()
-        except MiabError as exc:
-            self.app.call_from_thread(self.show_refusal, exc.message, exc.field)
-            return
-        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
-            self.app.call_from_thread(self.show_refusal, f"The change failed: {exc}", None)
-            return
+        # A refusal or failure comes back as ChangeRefused (the worker edge).
+        result = self.submit()
         self.app.call_from_thread(self.dismiss, result)
 
-    def show_refusal(self, message: str, field: str | None) -> None:
+    def on_change_refused(self, message: ChangeRefused) -> None:
+        message.stop()
+        self.show_refusal(message.message, message.field, message.title)
+
+    def show_refusal(self, message: str, field: str | None, title: str = "Refused") -> None:
         self.query_one("#form-save", Button).disabled = False
         target = None
         if field is not None:
@@ -110,4 +111,4 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
             if not target.control.disabled:
                 target.control.focus()
         else:
-            self.notify(message, title="Refused", severity="error")
+            self.notify(message, title=title, severity="error")

@@ -12,7 +12,8 @@ from miab_tui.messages import AliasesLoaded
 from miab_tui.modals.alias_form import AliasForm
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
-from miab_tui.widgets.record_table import Column, RecordTable, Row
+from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.record_table import Column, Row
 
 
 def alias_rows(groups: tuple[DomainAliases, ...]) -> tuple[list[Row], list[str], dict[str, Alias]]:
@@ -84,7 +85,7 @@ class AliasesScreen(AreaScreen):
             return
         self.app.push_screen(AliasForm(alias), self.report_result)
 
-    @on(RecordTable.RowSelected)
+    @on(RecordBrowser.Selected)
     def row_selected(self) -> None:
         self.action_edit_alias()
 

@@ -1,24 +1,25 @@
-"""AreaScreen: what every area shares: header, navigation, a filtered table, footer, and
-the worker edge where core's errors become notifications."""
+"""AreaScreen: what every area shares: header, navigation, a RecordBrowser (filter, summary
+and table), footer; loading through the worker edge (`miab_tui.workers`), and reloading
+when the box changes under it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label
+from textual.widgets import Footer, Header
 
 from core.audit import Actor
-from core.errors import MiabError
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.widgets.nav_bar import NavBar
-from miab_tui.widgets.record_table import Column, RecordTable, Row, column_widths
+from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.record_table import Column, RecordTable, column_widths
+from miab_tui.workers import core_worker, guarded
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -38,7 +39,7 @@ def summarise(result: Change | str | None, fallback: str) -> str:
 
 
 class AreaScreen(Screen[None]):
-    """An area of the box: a filterable RecordTable filled by a thread worker."""
+    """An area of the box: a RecordBrowser filled by a thread worker."""
 
     AREA: ClassVar[str] = ""
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
@@ -52,10 +53,7 @@ class AreaScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id=f"{self.AREA}-screen")
-        self._all_rows: Sequence[Row] = ()
-        self._search: Sequence[str] = ()
         self.context: object = None
-        self._summary = ""
         self._loaded_once = False
 
     @property
@@ -67,24 +65,34 @@ class AreaScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     @property
+    def browser(self) -> RecordBrowser:
+        return self.query_one(RecordBrowser)
+
+    @property
     def table(self) -> RecordTable:
-        return self.query_one(RecordTable)
+        return self.browser.table
+
+    def make_browser(self) -> RecordBrowser:
+        return RecordBrowser(self.COLUMNS, placeholder=self.FILTER_PLACEHOLDER,
+                             empty_text=self.EMPTY_TEXT, table_id=f"{self.AREA}-table",
+                             id=f"{self.AREA}-browser")
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
         yield NavBar(self.AREA)
-        with Horizontal(id="filter-bar"):
-            yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
-            yield Label("", id="table-summary")
-        yield RecordTable(self.COLUMNS, empty_text=self.EMPTY_TEXT, id=f"{self.AREA}-table")
+        yield self.make_browser()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).cursor_blink = getattr(self.app, "cursor_blink", True)
         self.table.focus()
 
     def on_screen_resume(self) -> None:
-        # Other areas (and the API server) change the box: read it again on every visit.
+        # Other areas change the box: read it again on every visit.
+        self.load()
+
+    def box_changed(self) -> None:
+        """Another face (or process) changed the box: read it again, keeping the cursor
+        (by key) and the filter. The app calls this while the screen is shown."""
         self.load()
 
     # --- loading ----------------------------------------------------------------------
@@ -93,17 +101,10 @@ class AreaScreen(Screen[None]):
         """Runs in a worker thread: read the box and return the loaded message."""
         raise NotImplementedError
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    @core_worker(doing="Reading the box", group="load")
     def load(self) -> None:
-        try:
-            message = self.read_records()
-            message.widths = column_widths(self.COLUMNS, message.rows)
-        except MiabError as exc:
-            self.post_message(ChangeRefused(exc.message))
-            return
-        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
-            self.post_message(ChangeRefused(f"Could not read the box: {exc}"))
-            return
+        message = self.read_records()
+        message.widths = column_widths(self.COLUMNS, message.rows)
         self.post_message(message)
 
     def action_reload(self) -> None:
@@ -112,73 +113,52 @@ class AreaScreen(Screen[None]):
     @on(RecordsLoaded)
     def show_records(self, message: RecordsLoaded) -> None:
         message.stop()
-        keep = self.table.current_key
-        self._all_rows = message.rows
-        self._search = message.search
         self.context = message.context
-        self.table.fit_columns(message.rows, message.widths)
-        self._summary = message.summary
-        self.apply_filter(keep_key=keep)
+        self.browser.set_records(message.rows, message.search, message.summary,
+                                 message.widths)
         self._loaded_once = True
+        self.records_shown()
 
     # --- filtering --------------------------------------------------------------------
 
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        self.apply_filter(keep_key=self.table.current_key)
+    @on(RecordBrowser.FilterChanged)
+    def filter_changed(self) -> None:
+        self.records_shown()
 
-    @on(Input.Submitted, "#filter")
-    def filter_submitted(self) -> None:
-        self.table.focus()
-
-    def apply_filter(self, *, keep_key: str | None = None) -> None:
-        needle = self.query_one("#filter", Input).value.strip().lower()
-        if needle:
-            rows: Sequence[Row] = [row for row, text in zip(self._all_rows, self._search,
-                                                             strict=True) if needle in text]
-            summary = f"{len(rows):,} of {self._summary}"
-        else:
-            rows = self._all_rows
-            summary = self._summary
-        self.table.set_rows(rows, keep_key=keep_key)
-        self.query_one("#table-summary", Label).update(summary)
+    def records_shown(self) -> None:
+        """The table's rows changed (loaded or filtered): screens update what hangs off it."""
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.browser.focus_filter()
 
     def key_escape(self) -> None:
         # Escape in the filter hands the keys back to the table (where a, p, x... work).
-        if self.focused is self.query_one("#filter", Input):
-            self.table.focus()
+        if self.browser.filter_has_focus:
+            self.browser.focus_table()
 
     # --- changes ----------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="change")
+    @core_worker(doing="The change", group="change")
     def run_change(self, operation: Callable[[], Change | str | None], done: str,
                    target: str = "Done") -> None:
-        """Call core off the UI thread; report the result or core's refusal."""
-        self.perform_change(operation, done, target)
+        """Call core off the UI thread; report the result (a refusal or failure is the
+        worker edge's to report)."""
+        self.post_message(ChangeMade(summarise(operation(), done), target))
 
     def perform_change(self, operation: Callable[[], Change | str | None], done: str,
                        target: str) -> None:
-        """The worker edge, on a worker thread: core's refusal or any failure becomes a
-        message, never a traceback."""
-        try:
-            result = operation()
-        except MiabError as exc:
-            self.post_message(ChangeRefused(exc.message))
-            return
-        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
-            self.post_message(ChangeRefused(f"The change failed: {exc}"))
-            return
-        self.post_message(ChangeMade(summarise(result, done), target))
+        """On a worker thread of the screen's own: the change, reported as `run_change`
+        reports it."""
+        ok, result = guarded(self, "The change", operation)
+        if ok:
+            self.post_message(ChangeMade(summarise(result, done), target))
 
     def on_change_made(self, message: ChangeMade) -> None:
         self.notify(message.summary, title=message.title)
         self.load()
 
     def on_change_refused(self, message: ChangeRefused) -> None:
-        self.notify(message.message, title="Refused", severity="error")
+        self.notify(message.message, title=message.title, severity="error")
 
     def report_result(self, result: Change | str | None) -> None:
         """Callback for a form that made the change itself and was dismissed with it."""
@@ -186,7 +166,7 @@ class AreaScreen(Screen[None]):
             self.post_message(ChangeMade(summarise(result, "Done.")))
 
     def selected_key(self) -> str | None:
-        key = self.table.current_key
+        key = self.table.cursor_key
         if key is None:
             self.notify("Nothing is selected.", severity="warning")
         return key

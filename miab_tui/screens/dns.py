@@ -4,7 +4,9 @@ registrar) and the update: what it would change, and applying it.
 
 Reading a zone costs milliseconds, so one worker reads everything about the selected zone
 at once; only the update and re-signing can be slow, and they run in a worker of their own
-while the tabs show a busy state.
+while the tabs show a busy state. The update preview renders every zone, so it is worked out
+(in a worker of its own) only when the screen is entered, the Update tab is shown, or the box
+changed, never as the zone cursor moves.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.message import Message
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from core.dns.dnssec import ALGORITHMS
 from core.dns.records import CustomRecord, DnsRecord
-from core.dns.service import NOTHING_CHANGED, DsRecord, FileDiff, Zone
+from core.dns.service import DsRecord, FileDiff, Zone
 from core.mail.addresses import prettify_domain
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
@@ -34,6 +37,7 @@ from miab_tui.screens.base import TUI_ACTOR, AreaScreen
 from miab_tui.widgets.nav_bar import NavBar
 from miab_tui.widgets.record_table import Column, RecordTable, Row
 from miab_tui.widgets.text_view import DiffView, TextView
+from miab_tui.workers import core_worker
 
 ALGORITHM_NAMES: Final = {number: name for name, number in ALGORITHMS.items()}
 DIGEST_NAMES: Final = {1: "SHA-1", 2: "SHA-256", 4: "SHA-384"}
@@ -52,11 +56,17 @@ class DnsView:
     secondary: tuple[str, ...]
     algorithms: tuple[str, ...]
     ds: tuple[DsRecord, ...]
-    diffs: tuple[FileDiff, ...]
 
 
 class DnsLoaded(RecordsLoaded):
     """The DNS screen's record rows; `context` is the `DnsView` they came from."""
+
+
+@dataclass
+class PreviewLoaded(Message):
+    """What the DNS update would change, file by file."""
+
+    diffs: tuple[FileDiff, ...]
 
 
 def in_zone(qname: str, zone: str) -> bool:
@@ -176,10 +186,7 @@ class DnsScreen(AreaScreen):
                 yield Static("", id="dns-status")
             with TabbedContent(id="dns-tabs"):
                 with TabPane("Records", id="dns-tab-records"):
-                    with Horizontal(id="filter-bar"):
-                        yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
-                        yield Label("", id="table-summary")
-                    yield RecordTable(self.COLUMNS, empty_text=self.EMPTY_TEXT, id="dns-table")
+                    yield self.make_browser()
                     yield Static("", id="dns-record-detail")
                 with TabPane("Zone file", id="dns-tab-zonefile"):
                     yield TextView(id="dns-zonefile")
@@ -225,7 +232,7 @@ class DnsScreen(AreaScreen):
             algorithms = dns.dnssec_algorithms(zone)
             custom = tuple(r for r in dns.custom_records() if in_zone(r.qname, zone))
         view = DnsView(zones, zone, records, zonefile, custom, dns.secondary_nameservers(),
-                       algorithms, ds, dns.preview())
+                       algorithms, ds)
         rows, search = record_rows(records)
         summary = f"{len(records):,} records in {prettify_domain(zone)}" if zone else ""
         return DnsLoaded(rows, search, summary, view)
@@ -244,21 +251,43 @@ class DnsScreen(AreaScreen):
         self._zone = view.zone
         zone_rows = [Row(z.name, (prettify_domain(z.name),)) for z in view.zones]
         self.zones_table.fit_columns(zone_rows)
-        self.zones_table.set_rows(zone_rows, keep_key=view.zone)
+        self.zones_table.replace_rows(zone_rows, keep_key=view.zone)
         self.query_one("#dns-zonefile", TextView).show_text(view.zonefile)
         custom_rows = [Row(str(i), (r.qname, r.rtype, r.value)) for i, r in enumerate(view.custom)]
         self.custom_table.fit_columns(custom_rows)
-        self.custom_table.set_rows(custom_rows, keep_key=self.custom_table.current_key)
+        self.custom_table.replace_rows(custom_rows, keep_key=self.custom_table.cursor_key)
         self._show_secondary(view)
         self._show_dnssec(view)
-        self._show_update(view)
 
-    def apply_filter(self, *, keep_key: str | None = None) -> None:
-        super().apply_filter(keep_key=keep_key)
+    def records_shown(self) -> None:
         self._show_detail()
 
+    # --- the update preview -----------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        # Entering the screen: other areas may have changed what the update would write.
+        # (The base class reads the zone itself.)
+        self.load_preview()
+
+    def box_changed(self) -> None:
+        super().box_changed()
+        self.load_preview()
+
+    @on(TabbedContent.TabActivated, "#dns-tabs")
+    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "dns-tab-update":
+            self.load_preview()
+
+    @core_worker(doing="Working out the DNS update", group="dns-preview")
+    def load_preview(self) -> None:
+        self.post_message(PreviewLoaded(self.box.dns.preview()))
+
+    @on(PreviewLoaded)
+    def preview_loaded(self, message: PreviewLoaded) -> None:
+        self._show_update(message.diffs)
+
     def _zone_moved(self, _row: int | None = None) -> None:
-        zone = self.zones_table.current_key
+        zone = self.zones_table.cursor_key
         if zone is not None and zone != self._zone:
             self._zone = zone
             self.load()
@@ -266,12 +295,12 @@ class DnsScreen(AreaScreen):
     def _show_detail(self, _row: int | None = None) -> None:
         """The whole of the record under the cursor: the table cuts long values short."""
         view = self.view
-        row = self.table.current_row
+        key = self.table.cursor_key
         detail = self.query_one("#dns-record-detail", Static)
-        if view is None or row is None or int(row.key) >= len(view.records):
+        if view is None or key is None or int(key) >= len(view.records):
             detail.update("")
             return
-        record = view.records[int(row.key)]
+        record = view.records[int(key)]
         detail.update(Content(f"{record.qname}  {record.rtype}  {record.value}\n"
                               f"{record.explanation}"))
 
@@ -304,10 +333,10 @@ class DnsScreen(AreaScreen):
         self.query_one("#dns-dnssec-text", Static).update(Content(text))
         self.query_one("#dns-ds", TextView).show_text(ds_text(view.ds))
 
-    def _show_update(self, view: DnsView) -> None:
-        count = len(view.diffs)
+    def _show_update(self, diffs: tuple[FileDiff, ...]) -> None:
+        count = len(diffs)
         if count:
-            names = ", ".join(prettify_domain(d.name) for d in view.diffs)
+            names = ", ".join(prettify_domain(d.name) for d in diffs)
             text = (f"The update would change {count} file{'s' if count > 1 else ''}: {names}. "
                     "u applies it.")
             status = f"Update pending: {count} file{'s' if count > 1 else ''}. p shows it."
@@ -315,7 +344,7 @@ class DnsScreen(AreaScreen):
             text = "Nothing to update. u runs the update anyway; U re-signs every zone."
             status = "DNS is up to date."
         self.query_one("#dns-update-text", Static).update(Content(text))
-        self.query_one("#dns-diff", DiffView).show_text(diff_text(view.diffs))
+        self.query_one("#dns-diff", DiffView).show_text(diff_text(diffs))
         self.query_one("#dns-tabs", TabbedContent).get_tab("dns-tab-update").label = (
             f"Update ({count})" if count else "Update")
         if not self._busy:
@@ -338,7 +367,7 @@ class DnsScreen(AreaScreen):
 
     def key_escape(self) -> None:
         # Escape walks back: filter → records table (the base class), else → the zones.
-        if self.focused is self.query_one("#filter", Input):
+        if self.browser.filter_has_focus:
             super().key_escape()
         elif self.focused is not self.zones_table:
             self.zones_table.focus()
@@ -346,7 +375,7 @@ class DnsScreen(AreaScreen):
     # --- changes ----------------------------------------------------------------------
 
     def report_result(self, result: Change | str | None) -> None:
-        if isinstance(result, Change) and result.lines == (NOTHING_CHANGED,):
+        if isinstance(result, Change) and not result.changed:
             result = "Nothing changed: the box has that already."
         super().report_result(result)
 
@@ -355,12 +384,12 @@ class DnsScreen(AreaScreen):
         so the admin sees which record the action is about."""
         self.action_show_tab("custom")
         view = self.view
-        row = self.custom_table.current_row
-        if view is None or row is None:
+        key = self.custom_table.cursor_key
+        if view is None or key is None:
             self.notify("There is no custom record in this zone: a adds one.",
                         severity="warning")
             return None
-        return view.custom[int(row.key)]
+        return view.custom[int(key)]
 
     def action_add_record(self) -> None:
         if self._refuse_while_busy():
@@ -464,6 +493,7 @@ class DnsScreen(AreaScreen):
     def on_change_made(self, message: ChangeMade) -> None:
         # The base class then notifies and reloads.
         self._set_busy(None)
+        self.load_preview()
 
     def on_change_refused(self, message: ChangeRefused) -> None:
         self._set_busy(None)

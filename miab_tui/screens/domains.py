@@ -6,12 +6,12 @@ from typing import ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.widgets import Input
 
 from core.mail.addresses import prettify_domain
 from miab_tui.messages import DomainsLoaded
 from miab_tui.screens.base import AreaScreen
-from miab_tui.widgets.record_table import Column, RecordTable, Row
+from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.record_table import Column, Row
 
 
 class DomainsScreen(AreaScreen):
@@ -45,7 +45,7 @@ class DomainsScreen(AreaScreen):
             search.append(f"{display} {summary.domain}".lower())
         return DomainsLoaded(rows, search, f"{len(summaries):,} domains")
 
-    @on(RecordTable.RowSelected)
+    @on(RecordBrowser.Selected)
     def row_selected(self) -> None:
         self.action_show_users()
 
@@ -56,7 +56,7 @@ class DomainsScreen(AreaScreen):
         prefix = "@" + prettify_domain(key) if mode == "users" else prettify_domain(key)
 
         def filter_there(_: object = None) -> None:
-            self.app.screen.query_one("#filter", Input).value = prefix
+            self.app.screen.query_one(RecordBrowser).filter_text = prefix
 
         self.app.switch_mode(mode)
         self.app.call_after_refresh(filter_there)

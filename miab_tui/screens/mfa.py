@@ -10,21 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Label
 
-from core.errors import MiabError
 from core.mail.addresses import prettify_idn_email_address
 from core.mail.users import DomainUsers
 from core.mfa import MfaMethod
-from miab_tui.messages import ChangeRefused, RecordsLoaded
+from miab_tui.messages import RecordsLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.mfa_enable import MfaEnableForm
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
+from miab_tui.widgets.record_browser import RecordBrowser
 from miab_tui.widgets.record_table import Column, RecordTable, Row
+from miab_tui.workers import core_worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,6 @@ class MfaScreen(AreaScreen):
     ]
 
     @property
-    def table(self) -> RecordTable:
-        # Two tables on this screen: the users are the one the base class works on.
-        return self.query_one("#mfa-table", RecordTable)
-
-    @property
     def methods_table(self) -> RecordTable:
         return self.query_one("#mfa-methods-table", RecordTable)
 
@@ -133,13 +129,12 @@ class MfaScreen(AreaScreen):
         enrolled = sum(1 for user in users.values() if user.methods)
         return MfaLoaded(rows, search, f"{len(users):,} users, {enrolled:,} with MFA", users)
 
-    def apply_filter(self, *, keep_key: str | None = None) -> None:
-        super().apply_filter(keep_key=keep_key)
+    def records_shown(self) -> None:
         self._user_moved()
 
     def _user_moved(self, _row: int | None = None) -> None:
         """Show the methods of the user under the cursor."""
-        user = self.users.get(self.table.current_key or "")
+        user = self.users.get(self.table.cursor_key or "")
         title = self.query_one("#mfa-methods-title", Label)
         if user is None:
             title.update("No user selected.")
@@ -155,9 +150,9 @@ class MfaScreen(AreaScreen):
         methods.fit_columns(rows)
         if not same_user:
             methods.cursor_row = 0
-        methods.set_rows(rows, keep_key=methods.current_key if same_user else None)
+        methods.replace_rows(rows, keep_key=methods.cursor_key if same_user else None)
 
-    @on(RecordTable.RowSelected, "#mfa-table")
+    @on(RecordBrowser.Selected)
     def user_chosen(self) -> None:
         # Enter on a user moves to their methods, where x disables the one under the cursor.
         if self.methods_table.row_count:
@@ -180,17 +175,10 @@ class MfaScreen(AreaScreen):
         if user is not None:
             self.provision(user.email)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="provision")
+    @core_worker(doing="Making a TOTP secret", group="provision")
     def provision(self, email: str) -> None:
         """A fresh secret from core (it also checks the user still exists), then the form."""
-        try:
-            secret = self.box.mfa.provision_totp(email).secret
-        except MiabError as exc:
-            self.post_message(ChangeRefused(exc.message))
-            return
-        except Exception as exc:  # noqa: BLE001 - the worker edge: never a traceback
-            self.post_message(ChangeRefused(f"Could not make a secret: {exc}"))
-            return
+        secret = self.box.mfa.provision_totp(email).secret
         self.app.call_from_thread(self._open_enable_form, email, secret)
 
     def _open_enable_form(self, email: str, secret: str) -> None:
@@ -208,7 +196,7 @@ class MfaScreen(AreaScreen):
         user = self._user_with_methods()
         if user is None:
             return
-        key = self.methods_table.current_key
+        key = self.methods_table.cursor_key
         method = next((m for m in user.methods if str(m.id) == key), user.methods[0])
         self._confirm_disable(
             user.email, method.id, f"Disable {method_text(method)} of {user.email}?",

@@ -13,7 +13,8 @@ from miab_tui.messages import UsersLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.user_form import PasswordForm, QuotaForm, UserForm
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
-from miab_tui.widgets.record_table import Column, RecordTable, Row
+from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.record_table import Column, Row
 
 
 def quota_text(user: MailUser) -> str:
@@ -96,8 +97,8 @@ class UsersScreen(AreaScreen):
     def action_add_user(self, email: str = "") -> None:
         self.app.push_screen(UserForm(email), self.report_result)
 
-    @on(RecordTable.RowSelected)
-    def row_selected(self, event: RecordTable.RowSelected) -> None:
+    @on(RecordBrowser.Selected)
+    def row_selected(self, event: RecordBrowser.Selected) -> None:
         # Enter on an archived mailbox offers to bring its account back.
         user = self.users.get(event.key)
         if user is not None and user.status != "active":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
@@ -29,7 +30,7 @@ class NavBar(Horizontal):
             label.set_class(area.mode == self.current, "-current")
             yield label
 
-    def on_click(self, event) -> None:  # noqa: ANN001 - textual's Click
+    def on_click(self, event: events.Click) -> None:
         widget = event.widget
         if widget is not None and widget.id and widget.id.startswith("nav-") \
                 and widget.id != "nav-bar":

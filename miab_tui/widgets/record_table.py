@@ -4,11 +4,16 @@ Textual's DataTable measures every cell of every row when rows are added (about 
 10,000 users on our bench), which breaks the budget for the users screen and for filtering
 as the admin types. This table keeps rows as plain tuples of strings and renders a line
 only when it is visible, so loading or filtering 10,000 rows costs a list assignment.
+
+Where it does what DataTable does, it has DataTable's names: `cursor_row`, `row_count`,
+`ordered_rows`, `move_cursor`, `clear`, `add_rows`, `get_row`, `get_row_at`,
+`get_row_index`, `RowHighlighted`, `RowSelected` and the cursor actions. Row keys are plain
+strings. `replace_rows` is its own: swap every row at once, keeping the cursor on a key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +51,10 @@ class Row:
     muted: bool = False
 
 
+class RowDoesNotExist(KeyError):
+    """No row has that key (DataTable's name for the same error)."""
+
+
 def column_widths(columns: Sequence[Column], rows: Sequence[Row]) -> list[int]:
     """Each column's width: fixed, or the widest cell (capped), at least the header."""
     widths = []
@@ -66,9 +75,9 @@ class RecordTable(ScrollView, can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("enter", "select", "Select", show=False),
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+        Binding("enter", "select_cursor", "Select", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -105,15 +114,28 @@ class RecordTable(ScrollView, can_focus=True):
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False, init=False)
 
     @dataclass
-    class RowSelected(Message):
-        """Enter (or a double click) on a row."""
+    class RowHighlighted(Message):
+        """The cursor moved to a row (or the rows under it changed)."""
 
-        table: RecordTable
-        key: str
+        data_table: RecordTable
+        cursor_row: int
+        row_key: str
 
         @property
         def control(self) -> RecordTable:
-            return self.table
+            return self.data_table
+
+    @dataclass
+    class RowSelected(Message):
+        """Enter (or a double click) on a row."""
+
+        data_table: RecordTable
+        cursor_row: int
+        row_key: str
+
+        @property
+        def control(self) -> RecordTable:
+            return self.data_table
 
     def __init__(self, columns: Sequence[Column], *, empty_text: str = "Nothing here.",
                  name: str | None = None, id: str | None = None,  # noqa: A002 - Textual's name
@@ -127,7 +149,8 @@ class RecordTable(ScrollView, can_focus=True):
     # --- data -------------------------------------------------------------------------
 
     @property
-    def rows(self) -> Sequence[Row]:
+    def ordered_rows(self) -> Sequence[Row]:
+        """The rows in the order they are shown."""
         return self._rows
 
     @property
@@ -135,22 +158,35 @@ class RecordTable(ScrollView, can_focus=True):
         return len(self._rows)
 
     @property
-    def current_row(self) -> Row | None:
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, if there is one."""
         if 0 <= self.cursor_row < len(self._rows):
-            return self._rows[self.cursor_row]
+            return self._rows[self.cursor_row].key
         return None
 
-    @property
-    def current_key(self) -> str | None:
-        row = self.current_row
-        return row.key if row is not None else None
+    def get_row_index(self, row_key: str) -> int:
+        """Raises: RowDoesNotExist."""
+        for index, row in enumerate(self._rows):
+            if row.key == row_key:
+                return index
+        raise RowDoesNotExist(row_key)
+
+    def get_row(self, row_key: str) -> list[str]:
+        """The cells of the row with this key. Raises: RowDoesNotExist."""
+        return list(self._rows[self.get_row_index(row_key)].cells)
+
+    def get_row_at(self, row_index: int) -> list[str]:
+        """The cells of the row at this index. Raises: RowDoesNotExist."""
+        if not 0 <= row_index < len(self._rows):
+            raise RowDoesNotExist(f"no row at index {row_index}")
+        return list(self._rows[row_index].cells)
 
     def fit_columns(self, rows: Sequence[Row], widths: Sequence[int] | None = None) -> None:
         """Size the auto-width columns to `rows` (all the data, so filtering keeps them
         still), or take `widths` already measured off the UI thread by `column_widths`."""
         self._widths = list(widths) if widths is not None else column_widths(self.columns, rows)
 
-    def set_rows(self, rows: Sequence[Row], *, keep_key: str | None = None) -> None:
+    def replace_rows(self, rows: Sequence[Row], *, keep_key: str | None = None) -> None:
         """Show `rows`; put the cursor on `keep_key` if it is among them, else clamp it."""
         self._rows = rows
         self.virtual_size = Size(self.size.width, len(rows) + 1)
@@ -163,12 +199,21 @@ class RecordTable(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(target, len(rows) - 1))
         self.refresh()
 
-    def move_to_key(self, key: str) -> bool:
-        for index, row in enumerate(self._rows):
-            if row.key == key:
-                self.cursor_row = index
-                return True
-        return False
+    def clear(self) -> None:
+        """Remove every row (the columns stay)."""
+        self.replace_rows(())
+
+    def add_rows(self, rows: Iterable[Row]) -> list[str]:
+        """Add rows at the bottom; returns their keys."""
+        added = list(rows)
+        self.replace_rows([*self._rows, *added], keep_key=self.cursor_key)
+        return [row.key for row in added]
+
+    def move_cursor(self, *, row: int | None = None, column: int | None = None,
+                    animate: bool = False, scroll: bool = True) -> None:
+        """Put the cursor on row `row` (clamped); there is no column cursor."""
+        if row is not None:
+            self.cursor_row = max(0, min(row, len(self._rows) - 1))
 
     # --- cursor -----------------------------------------------------------------------
 
@@ -179,6 +224,9 @@ class RecordTable(ScrollView, can_focus=True):
         elif new >= self.scroll_y + body:
             self.scroll_to(y=new - body + 1, animate=False, immediate=True)
         self.refresh()
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.RowHighlighted(self, new, key))
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)
@@ -195,23 +243,23 @@ class RecordTable(ScrollView, can_focus=True):
     def action_page_down(self) -> None:
         self.cursor_row = max(0, min(self.cursor_row + self._page(), len(self._rows) - 1))
 
-    def action_first(self) -> None:
+    def action_scroll_top(self) -> None:
         self.cursor_row = 0
 
-    def action_last(self) -> None:
+    def action_scroll_bottom(self) -> None:
         self.cursor_row = max(0, len(self._rows) - 1)
 
-    def action_select(self) -> None:
-        row = self.current_row
-        if row is not None:
-            self.post_message(self.RowSelected(self, row.key))
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.RowSelected(self, self.cursor_row, key))
 
     def on_click(self, event: events.Click) -> None:
         index = int(self.scroll_y) + event.y - 1
         if event.y >= 1 and 0 <= index < len(self._rows):
             self.cursor_row = index
             if event.chain == 2:
-                self.action_select()
+                self.action_select_cursor()
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 
 import pytest
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from core import Box
 from miab_tui.app import MiabApp
@@ -14,12 +16,20 @@ from miab_tui.app import MiabApp
 SIZE = (120, 36)
 
 
+async def wait_for_workers(pilot: Pilot) -> None:
+    """Wait for every worker; one cancelled on the way (a dismissed form's, or a reload
+    replaced by a newer one) is done too."""
+    for worker in list(pilot.app.workers):
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
+
+
 async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages land, then let the screen repaint."""
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_for_workers(pilot)
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await wait_for_workers(pilot)
     await pilot.pause()
 
 

@@ -14,7 +14,7 @@ async def select(pilot: Pilot, key: str) -> None:
     """Put the table cursor on the row with this key, with the table focused."""
     table = pilot.app.screen.query_one(RecordTable)
     table.focus()
-    assert table.move_to_key(key), f"no row {key!r}"
+    table.move_cursor(row=table.get_row_index(key))
     await pilot.pause()
 
 
@@ -40,7 +40,7 @@ def field_error(pilot: Pilot, field: str) -> str:
 
 
 def table_keys(pilot: Pilot) -> list[str]:
-    return [row.key for row in pilot.app.screen.query_one(RecordTable).rows]
+    return [row.key for row in pilot.app.screen.query_one(RecordTable).ordered_rows]
 
 
 async def save(pilot: Pilot) -> None:

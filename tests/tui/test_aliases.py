@@ -30,7 +30,7 @@ async def add_alias(pilot, address: str, forwards_to: str, senders: str = "") ->
 async def test_lists_aliases_with_required_marked(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await open_aliases(pilot)
-        rows = {row.key: row for row in app.screen.table.rows}
+        rows = {row.key: row for row in app.screen.table.ordered_rows}
         assert rows["sales@example.com"].cells[3] == ""
         assert rows["postmaster@example.com"].cells[3] == "required"
         assert rows["@example.org"].cells[2] == "catch-all"

@@ -15,6 +15,7 @@ from miab_tui.modals.dns_secondary_form import DnsSecondaryForm
 from miab_tui.screens.dns import DnsScreen
 from miab_tui.widgets.record_table import RecordTable
 from miab_tui.widgets.text_view import DiffView, TextView
+from tests.conftest import TEST_ACTOR
 from tests.tui.conftest import SIZE, settle
 from tests.tui.helpers import field_error, fill, save, select
 
@@ -68,14 +69,14 @@ async def add_record(pilot: Pilot, qname: str, rtype: str, value: str) -> None:
 async def test_zones_then_records_of_the_picked_zone(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         dns_screen = await open_dns(pilot)
-        assert [row.key for row in dns_screen.zones_table.rows] == list(app.box.dns.zones())
+        assert [row.key for row in dns_screen.zones_table.ordered_rows] == list(app.box.dns.zones())
         await select(pilot, "example.net")
         await settle(pilot)
         expected = app.box.dns.records("example.net")
-        rows = dns_screen.table.rows
+        rows = dns_screen.table.ordered_rows
         assert [row.cells for row in rows] == [
             (r.qname, r.rtype, r.value, r.explanation) for r in expected]
-        assert str(dns_screen.query_one("#table-summary").render()) == (
+        assert dns_screen.browser.summary == (
             f"{len(expected)} records in example.net")
         # The detail line shows the record under the cursor in full.
         detail = str(dns_screen.query_one("#dns-record-detail").render())
@@ -85,7 +86,7 @@ async def test_zones_then_records_of_the_picked_zone(app: MiabApp) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert dns_screen.focused is dns_screen.table
-        assert dns_screen.table.rows[0].cells[0] == "example.org"
+        assert dns_screen.table.ordered_rows[0].cells[0] == "example.org"
 
 
 async def test_filter_records(app: MiabApp) -> None:
@@ -93,8 +94,8 @@ async def test_filter_records(app: MiabApp) -> None:
         dns_screen = await open_dns(pilot, "example.com")
         await pilot.press("slash", *"dmarc")
         await settle(pilot)
-        assert dns_screen.table.rows
-        assert all("dmarc" in row.cells[0] for row in dns_screen.table.rows)
+        assert dns_screen.table.ordered_rows
+        assert all("dmarc" in row.cells[0] for row in dns_screen.table.ordered_rows)
 
 
 async def test_zone_file_view(app: MiabApp) -> None:
@@ -115,10 +116,10 @@ async def test_add_custom_txt_record(app: MiabApp) -> None:
         assert pilot.app.screen is dns_screen
         assert any("updated DNS: example.com" in n for n in notifications(pilot))
         await settle(pilot)
-        assert [row.cells for row in dns_screen.custom_table.rows] == [
+        assert [row.cells for row in dns_screen.custom_table.ordered_rows] == [
             ("test.example.com", "TXT", "hello world")]
         assert any(row.cells[:3] == ("test.example.com", "TXT", "hello world")
-                   for row in dns_screen.table.rows)
+                   for row in dns_screen.table.ordered_rows)
     assert app.box.dns.custom_records() == (
         CustomRecord("test.example.com", "TXT", "hello world"),)
     assert 'test\tIN\tTXT\t"hello world"' in app.box.dns.zonefile("example.com")
@@ -148,13 +149,13 @@ async def test_bad_mx_value_is_refused_beside_the_value(app: MiabApp) -> None:
 
 async def test_replace_custom_record(app: MiabApp) -> None:
     dns = app.box.dns
-    dns.add_custom_record("blog.example.com", "A", "198.51.100.7")
-    dns.add_custom_record("blog.example.com", "A", "198.51.100.8")
+    dns.add_custom_record("blog.example.com", "A", "198.51.100.7", actor=TEST_ACTOR)
+    dns.add_custom_record("blog.example.com", "A", "198.51.100.8", actor=TEST_ACTOR)
     async with app.run_test(size=SIZE) as pilot:
         dns_screen = await open_dns(pilot, "example.com")
         await pilot.press("c")
         await settle(pilot)
-        assert len(dns_screen.custom_table.rows) == 2
+        assert len(dns_screen.custom_table.ordered_rows) == 2
         await pilot.press("e")
         form = pilot.app.screen
         assert isinstance(form, DnsRecordForm)
@@ -163,21 +164,21 @@ async def test_replace_custom_record(app: MiabApp) -> None:
         await save(pilot)
         assert isinstance(pilot.app.screen, DnsScreen)
         await settle(pilot)
-        assert [row.cells for row in dns_screen.custom_table.rows] == [
+        assert [row.cells for row in dns_screen.custom_table.ordered_rows] == [
             ("blog.example.com", "A", "203.0.113.5")]
     assert dns.custom_records() == (CustomRecord("blog.example.com", "A", "203.0.113.5"),)
 
 
 async def test_remove_custom_record_after_confirming(app: MiabApp) -> None:
     dns = app.box.dns
-    dns.add_custom_record("example.com", "TXT", "keep me")
-    dns.add_custom_record("example.com", "TXT", "drop me")
+    dns.add_custom_record("example.com", "TXT", "keep me", actor=TEST_ACTOR)
+    dns.add_custom_record("example.com", "TXT", "drop me", actor=TEST_ACTOR)
     async with app.run_test(size=SIZE) as pilot:
         dns_screen = await open_dns(pilot, "example.com")
         await pilot.press("c")
         await settle(pilot)
         dns_screen.custom_table.focus()
-        assert dns_screen.custom_table.move_to_key("1")
+        dns_screen.custom_table.move_cursor(row=dns_screen.custom_table.get_row_index("1"))
         # Cancelling changes nothing.
         await pilot.press("x")
         assert isinstance(pilot.app.screen, ConfirmDialog)
@@ -189,7 +190,7 @@ async def test_remove_custom_record_after_confirming(app: MiabApp) -> None:
         await pilot.press("y")
         await settle(pilot)
         assert any("updated DNS: example.com" in n for n in notifications(pilot))
-        assert [row.cells[2] for row in dns_screen.custom_table.rows] == ["keep me"]
+        assert [row.cells[2] for row in dns_screen.custom_table.ordered_rows] == ["keep me"]
     assert dns.custom_records() == (CustomRecord("example.com", "TXT", "keep me"),)
 
 
@@ -314,3 +315,17 @@ async def test_tabs_keys_and_narrow_terminal(app: MiabApp) -> None:
             await pilot.pause()
             assert active_tab(pilot) == f"dns-tab-{tab}"
         assert dns_screen.query_one("#dns-zones-table", RecordTable).size.width >= 20
+
+
+async def test_a_change_that_changes_nothing_says_so_and_is_the_tuis(app: MiabApp) -> None:
+    dns = app.box.dns
+    dns.add_custom_record("blog.example.com", "A", "198.51.100.7", actor=TEST_ACTOR)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_dns(pilot, "example.com")
+        # The same record again: core says nothing changed (`Change.changed`), not a text.
+        await add_record(pilot, "blog.example.com", "A", "198.51.100.7")
+        await settle(pilot)
+        assert "Nothing changed: the box has that already." in notifications(pilot)
+    record = app.box.audit.recent(1)[0]
+    assert (record.face, record.operation, record.target, record.outcome) == (
+        "tui", "add DNS record", "blog.example.com A", "ok")

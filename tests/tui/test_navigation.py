@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
-
 from miab_tui.app import MiabApp
 from miab_tui.screens.activity import ActivityScreen
 from miab_tui.screens.aliases import AliasesScreen
 from miab_tui.screens.domains import DomainsScreen
 from miab_tui.screens.users import UsersScreen
+from miab_tui.widgets.record_browser import RecordBrowser
 from tests.tui.conftest import SIZE, settle
 from tests.tui.helpers import select, table_keys
 
@@ -30,7 +29,7 @@ async def test_number_typed_in_a_filter_stays_in_the_filter(app: MiabApp) -> Non
         await pilot.press("slash", "2")
         await pilot.pause()
         assert isinstance(app.screen, UsersScreen)
-        assert app.screen.query_one("#filter", Input).value == "2"
+        assert app.screen.query_one(RecordBrowser).filter_input.value == "2"
 
 
 async def test_palette_offers_areas_and_every_screen_action(app: MiabApp) -> None:
@@ -53,7 +52,7 @@ async def test_domains_screen_counts(app: MiabApp) -> None:
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
-        rows = {row.key: row.cells for row in app.screen.table.rows}
+        rows = {row.key: row.cells for row in app.screen.table.ordered_rows}
         expected = {s.domain: (s.users, s.aliases)
                     for s in app.box.mail.housekeeping.domain_summaries()}
         assert set(rows) == set(expected)
@@ -76,6 +75,20 @@ async def test_activity_shows_tui_changes(app: MiabApp) -> None:
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
-        first = app.screen.table.rows[0].cells
+        first = app.screen.table.ordered_rows[0].cells
         assert first == ("2026-11-24 12:00:00", "root", "tui", "add privilege",
                          "bob@example.com admin", "ok")
+
+
+async def test_activity_shows_targets_in_unicode_and_the_setup_actor(app: MiabApp) -> None:
+    # The demo seeding stored `info@bücher.example` in its one (IDNA) form.
+    stored = [r for r in app.box.audit.recent(100) if r.target == "info@xn--bcher-kva.example"]
+    assert stored and stored[0].operation == "add alias"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        rows = [row.cells for row in app.screen.table.ordered_rows]
+        assert ("2026-11-24 12:00:00", "miab", "setup", "add alias", "info@bücher.example",
+                "ok") in rows
+        assert not any("xn--" in cells[4] for cells in rows)

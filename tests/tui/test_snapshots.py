@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from core.mfa import totp
 from miab_tui.app import MiabApp
-from tests.conftest import FIXED_TIME
+from tests.conftest import FIXED_TIME, TEST_ACTOR
 from tests.tui.conftest import SIZE, settle
 from tests.tui.dns_box import fixed_key_app
 from tests.tui.helpers import fill, save, select
@@ -115,7 +115,7 @@ class TestMfa:
                                                  ("me@example.com", None),
                                                  ("carol@example.org", "work phone"))):
             code = pyotp.TOTP(MFA_SECRET).at(FIXED_TIME + 30 * (offset - 1))
-            app.box.mfa.enable_totp(email, MFA_SECRET, code, label)
+            app.box.mfa.enable_totp(email, MFA_SECRET, code, label, actor=TEST_ACTOR)
         assert snap_compare(app, terminal_size=SIZE, run_before=before(area="5"))
 
     def test_enable(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
@@ -144,8 +144,10 @@ class TestDns:
                             run_before=before("f", area="6", row="example.net"))
 
     def test_custom_records(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        app.box.dns.add_custom_record("blog.example.com", "CNAME", "example.github.io")
-        app.box.dns.add_custom_record("example.com", "TXT", "google-site-verification=abc")
+        app.box.dns.add_custom_record("blog.example.com", "CNAME", "example.github.io",
+                                      actor=TEST_ACTOR)
+        app.box.dns.add_custom_record("example.com", "TXT", "google-site-verification=abc",
+                                      actor=TEST_ACTOR)
         assert snap_compare(app, terminal_size=SIZE, run_before=before("c", area="6"))
 
     def test_custom_record_refused(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001

@@ -1,0 +1,179 @@
+"""RecordBrowser: a filter box, a summary of the counts and a RecordTable, as one widget.
+
+Every area shows its records this way. The screen hands the browser all its records (rows,
+one lower-cased search text per row, and the summary) with `set_records`; the browser
+filters them as the admin types, keeps the cursor on the same record across reloads and
+filters, and tells the screen what happened with its own messages:
+
+- `RecordBrowser.Selected`: Enter (or a double click) on a record.
+- `RecordBrowser.FilterChanged`: the filter text changed and the table shows its matches.
+
+`filter_text` is reactive: set it to filter from code (another screen opening this one on a
+domain), read it to know what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Input, Label
+
+from miab_tui.widgets.record_table import Column, RecordTable, Row
+
+
+class RecordBrowser(Widget):
+    """Filter + summary + table of one area's records."""
+
+    DEFAULT_CSS = """
+    RecordBrowser {
+        height: 1fr;
+        layout: vertical;
+    }
+    RecordBrowser > .record-browser--bar {
+        height: 3;
+        padding: 0 1;
+        background: $surface;
+    }
+    RecordBrowser .record-browser--filter {
+        width: 1fr;
+    }
+    /* A fixed width: the count changes on every keystroke and must not re-flow the row. */
+    RecordBrowser .record-browser--summary {
+        width: 52;
+        height: 3;
+        content-align: right middle;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
+
+    filter_text: reactive[str] = reactive("", init=False)
+
+    @dataclass
+    class Selected(Message):
+        """Enter (or a double click) on the record with key `key`."""
+
+        browser: RecordBrowser
+        key: str
+
+        @property
+        def control(self) -> RecordBrowser:
+            return self.browser
+
+    @dataclass
+    class FilterChanged(Message):
+        """The filter is now `text` and the table shows the records that match it."""
+
+        browser: RecordBrowser
+        text: str
+
+        @property
+        def control(self) -> RecordBrowser:
+            return self.browser
+
+    def __init__(self, columns: Sequence[Column], *, placeholder: str = "Filter",
+                 empty_text: str = "Nothing here.", table_id: str | None = None,
+                 name: str | None = None, id: str | None = None,  # noqa: A002 - Textual's name
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._columns = tuple(columns)
+        self._placeholder = placeholder
+        self._empty_text = empty_text
+        self._table_id = table_id
+        self._all_rows: Sequence[Row] = ()
+        self._search: Sequence[str] = ()
+        self._summary = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="record-browser--bar"):
+            yield Input(placeholder=self._placeholder, classes="record-browser--filter")
+            yield Label("", classes="record-browser--summary")
+        yield RecordTable(self._columns, empty_text=self._empty_text, id=self._table_id)
+
+    def on_mount(self) -> None:
+        self.filter_input.cursor_blink = getattr(self.app, "cursor_blink", True)
+
+    # --- parts ------------------------------------------------------------------------
+
+    @property
+    def table(self) -> RecordTable:
+        return self.query_one(RecordTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one(".record-browser--filter", Input)
+
+    @property
+    def summary(self) -> str:
+        """The summary as shown (`3 of 7 users…` while a filter is on)."""
+        return str(self.query_one(".record-browser--summary", Label).render())
+
+    @property
+    def cursor_key(self) -> str | None:
+        return self.table.cursor_key
+
+    @property
+    def filter_has_focus(self) -> bool:
+        return self.filter_input.has_focus
+
+    def focus_filter(self) -> None:
+        self.filter_input.focus()
+
+    def focus_table(self) -> None:
+        self.table.focus()
+
+    # --- records ----------------------------------------------------------------------
+
+    def set_records(self, rows: Sequence[Row], search: Sequence[str], summary: str,
+                    widths: Sequence[int] | None = None) -> None:
+        """Take every record (and `widths` measured off the UI thread, if given); show those
+        the filter matches with the cursor still on the record it was on."""
+        keep = self.table.cursor_key
+        self._all_rows = rows
+        self._search = search
+        self._summary = summary
+        self.table.fit_columns(rows, widths)
+        self._show(keep)
+
+    def _show(self, keep_key: str | None) -> None:
+        needle = self.filter_text.strip().lower()
+        if needle:
+            rows: Sequence[Row] = [row for row, text in zip(self._all_rows, self._search,
+                                                             strict=True) if needle in text]
+            summary = f"{len(rows):,} of {self._summary}"
+        else:
+            rows = self._all_rows
+            summary = self._summary
+        self.table.replace_rows(rows, keep_key=keep_key)
+        self.query_one(".record-browser--summary", Label).update(summary)
+
+    def watch_filter_text(self, text: str) -> None:
+        if self.filter_input.value != text:
+            self.filter_input.value = text
+        self._show(self.table.cursor_key)
+        self.post_message(self.FilterChanged(self, text))
+
+    # --- events -----------------------------------------------------------------------
+
+    @on(Input.Changed, ".record-browser--filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+
+    @on(Input.Submitted, ".record-browser--filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()
+
+    @on(RecordTable.RowSelected)
+    def _row_selected(self, event: RecordTable.RowSelected) -> None:
+        if event.data_table is self.table:
+            event.stop()
+            self.post_message(self.Selected(self, event.row_key))
