@@ -16,8 +16,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
-    serve(locate_box(args.box), host=args.host, port=args.port, threads=args.threads,
-          workers=args.workers)
+    serve(
+        locate_box(args.box),
+        host=args.host,
+        port=args.port,
+        threads=args.threads,
+        workers=args.workers,
+    )
 
 
 if __name__ == "__main__":

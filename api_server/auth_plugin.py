@@ -81,9 +81,11 @@ def client_address() -> str:
 def request_credentials() -> Credentials:
     """The current request's credentials; the address is `client_address()`."""
     environ = request.environ
-    return Credentials(header=environ.get("HTTP_AUTHORIZATION"),
-                       token=environ.get("HTTP_X_AUTH_TOKEN"),
-                       address=client_address())
+    return Credentials(
+        header=environ.get("HTTP_AUTHORIZATION"),
+        token=environ.get("HTTP_X_AUTH_TOKEN"),
+        address=client_address(),
+    )
 
 
 class AuthPlugin:
@@ -107,9 +109,11 @@ class AuthPlugin:
 
         def with_admin(*args: Any, **kwargs: Any) -> Any:
             creds = request_credentials()
-            caller = authenticate(creds.header, token=creds.token, address=creds.address,
-                                  require_admin=True)
+            caller = authenticate(
+                creds.header, token=creds.token, address=creds.address, require_admin=True
+            )
             if wants_caller:
                 kwargs["caller"] = caller
             return callback(*args, **kwargs)
+
         return with_admin

@@ -87,6 +87,7 @@ class ErrorsPlugin:
                 return callback(*args, **kwargs)
             except MiabError as exc:
                 return error_response(exc)
+
         return with_errors_mapped
 
 

@@ -20,8 +20,10 @@ TEXT_TYPE: Final = "text/html; charset=utf-8"
 JSON_TYPE: Final = "application/json"
 PLAIN_TYPE: Final = "text/plain; charset=utf-8"
 T = TypeVar("T")
-_SAFETY: Final = {"X-Content-Type-Options": "nosniff",
-                  "Content-Security-Policy": "default-src 'none'; sandbox"}
+_SAFETY: Final = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 
 def text(body: str | bytes, status: int = 200) -> HTTPResponse:
@@ -31,8 +33,7 @@ def text(body: str | bytes, status: int = 200) -> HTTPResponse:
 
 def plain(body: str, status: int, headers: dict[str, str] | None = None) -> HTTPResponse:
     """A `text/plain` answer (auth failures and Bottle-level errors, as the reference)."""
-    return HTTPResponse(body, status, {"Content-Type": PLAIN_TYPE, **_SAFETY,
-                                       **(headers or {})})
+    return HTTPResponse(body, status, {"Content-Type": PLAIN_TYPE, **_SAFETY, **(headers or {})})
 
 
 def render_json(data: object) -> str:
@@ -44,11 +45,15 @@ def json(data: object, status: int = 200, headers: dict[str, str] | None = None)
     return json_body(render_json(data), status, headers)
 
 
-def json_body(body: str | bytes, status: int = 200,
-              headers: dict[str, str] | None = None) -> HTTPResponse:
+def json_body(
+    body: str | bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> HTTPResponse:
     """A JSON answer whose body is already rendered (e.g. cached)."""
-    return HTTPResponse(body, status, {"Content-Type": JSON_TYPE,
-                                       "X-Content-Type-Options": "nosniff", **(headers or {})})
+    return HTTPResponse(
+        body,
+        status,
+        {"Content-Type": JSON_TYPE, "X-Content-Type-Options": "nosniff", **(headers or {})},
+    )
 
 
 class BodyMemo:

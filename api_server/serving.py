@@ -148,8 +148,9 @@ class BoundedThreadWorker(gthread.ThreadWorker):  # type: ignore[misc]
     def murder_keepalived(self, force: bool = False) -> None:
         super().murder_keepalived(force)
         now = time.monotonic()
-        while self._lingering and (force or self._lingering[0].deadline <= now
-                                   or self._lingering[0].sock.fileno() < 0):
+        while self._lingering and (
+            force or self._lingering[0].deadline <= now or self._lingering[0].sock.fileno() < 0
+        ):
             self._end_lingering(self._lingering.popleft())
 
 
@@ -160,8 +161,10 @@ def _close_quietly(sock: socket.socket) -> None:
 
 def _write_plain_error(sock: socket.socket, status_int: int, reason: str, _mesg: str) -> None:
     body = reason + "\n"
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     gunicorn_util.write_nonblock(sock, (head + body).encode("latin-1"))
 
 
@@ -224,9 +227,13 @@ def server_options(host: str, port: int, threads: int, workers: int | None) -> d
     }
 
 
-def serve(config: BoxConfig, host: str = "127.0.0.1", port: int = 10222, threads: int = 4,
-          workers: int | None = None) -> None:
+def serve(
+    config: BoxConfig,
+    host: str = "127.0.0.1",
+    port: int = 10222,
+    threads: int = 4,
+    workers: int | None = None,
+) -> None:
     """Serve the box's API until SIGTERM/SIGINT (the reference listens on 127.0.0.1:10222
     behind nginx). Default: one worker process per core, `threads` threads each."""
     ApiServer(config, server_options(host, port, threads, workers)).run()
-

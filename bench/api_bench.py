@@ -67,20 +67,32 @@ def parse_wrk(output: str) -> tuple[float, float, float]:
     def pct(label: str) -> float:
         value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", output).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
     return rps, pct("50"), pct("99")
 
 
 def run_wrk(url: str, auth: str, seconds: int, connections: int = 8) -> tuple[float, float, float]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H",
-         f"Authorization: {auth}", url], capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: {auth}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors for {url}:\n{out}")
     return parse_wrk(out)
 
 
-def run_wrk_median(url: str, auth: str, seconds: int,
-                   repeats: int) -> tuple[float, float, float]:
+def run_wrk_median(url: str, auth: str, seconds: int, repeats: int) -> tuple[float, float, float]:
     """The run with the median throughput of `repeats` runs: this kind of machine (a shared
     VM) has stretches of a few seconds where everything runs at a third of its speed."""
     runs = sorted((run_wrk(url, auth, seconds) for _ in range(repeats)), key=lambda r: r[0])
@@ -94,10 +106,12 @@ def basic(user: str, password: str) -> str:
 def time_adds(base: str, auth: str, domain: str, count: int) -> list[float]:
     timings = []
     for i in range(count):
-        body = urllib.parse.urlencode({"email": f"bench{i:03d}@{domain}",
-                                       "password": "bench-password-2"}).encode()
-        req = urllib.request.Request(base + "/mail/users/add", data=body,
-                                     headers={"Authorization": auth})
+        body = urllib.parse.urlencode(
+            {"email": f"bench{i:03d}@{domain}", "password": "bench-password-2"}
+        ).encode()
+        req = urllib.request.Request(
+            base + "/mail/users/add", data=body, headers={"Authorization": auth}
+        )
         start = time.perf_counter()
         with urllib.request.urlopen(req) as resp:
             resp.read()
@@ -126,19 +140,23 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
-def refused_login_cost(port: int, pids: list[int], user: str, password: str,
-                       count: int, first_address: int) -> tuple[float, float, str]:
+def refused_login_cost(
+    port: int, pids: list[int], user: str, password: str, count: int, first_address: int
+) -> tuple[float, float, str]:
     """(server CPU ms per request, highest worker peak RSS MB, statuses) for `count` requests
     with these credentials, each from a loopback address of its own."""
     header = f"Authorization: {basic(user, password)}\r\n"
-    request = (f"GET /mail/users/privileges?email={user} HTTP/1.1\r\nHost: x\r\n"
-               f"{header}Connection: close\r\n\r\n").encode()
+    request = (
+        f"GET /mail/users/privileges?email={user} HTTP/1.1\r\nHost: x\r\n"
+        f"{header}Connection: close\r\n\r\n"
+    ).encode()
     statuses: dict[str, int] = {}
     before = cpu_seconds(pids)
     for n in range(first_address, first_address + count):
         source = f"127.{(n >> 16) & 0xFF or 1}.{(n >> 8) & 0xFF}.{n & 0xFF or 1}"
-        with socket.create_connection(("127.0.0.1", port), timeout=120,
-                                      source_address=(source, 0)) as sock:
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=120, source_address=(source, 0)
+        ) as sock:
             sock.sendall(request)
             reply = b""
             while chunk := sock.recv(65536):
@@ -160,14 +178,29 @@ def worker_memory(users: int, seconds: int) -> list[float]:
         box.close()
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "miab_tui", "serve", "--box", str(workdir / "box"),
-             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "miab_tui",
+                "serve",
+                "--box",
+                str(workdir / "box"),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base + "/mail/users")
             auth = basic(admin, api_key)
-            for path in ("/mail/users?format=json", "/mail/aliases?format=json",
-                         "/mail/domains", "/dns/zones"):
+            for path in (
+                "/mail/users?format=json",
+                "/mail/aliases?format=json",
+                "/mail/domains",
+                "/dns/zones",
+            ):
                 run_wrk(base + path, auth, max(1, seconds // 4))
             return [rss_mb(pid) for pid in server_pids(server)[1:]]
         finally:
@@ -180,16 +213,26 @@ def worker_memory(users: int, seconds: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per route; the median run is reported")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="server worker processes (default: the server's own choice)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per route; the median run is reported"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server worker processes (default: the server's own choice)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--adds", type=int, default=50)
-    parser.add_argument("--logins", type=int, default=200,
-                        help="refused logins per kind for the cost rows")
-    parser.add_argument("--big-users", type=int, default=10_000,
-                        help="users on the box whose worker memory is measured")
+    parser.add_argument(
+        "--logins", type=int, default=200, help="refused logins per kind for the cost rows"
+    )
+    parser.add_argument(
+        "--big-users",
+        type=int,
+        default=10_000,
+        help="users on the box whose worker memory is measured",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -200,8 +243,16 @@ def main() -> None:
     api_key = box.auth.user_api_key(admin)
     box.close()
     port = free_port()
-    cmd = [sys.executable, "-m", "miab_tui", "serve", "--box", str(workdir / "box"),
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "miab_tui",
+        "serve",
+        "--box",
+        str(workdir / "box"),
+        "--port",
+        str(port),
+    ]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     if args.threads:
@@ -217,45 +268,77 @@ def main() -> None:
         for path in ("/mail/users?format=json", "/mail/aliases?format=json"):
             run_wrk(base + path, key_auth, 3)
         rows = [
-            ("GET /mail/users?format=json (API key)", "users",
-             run_wrk_median(base + "/mail/users?format=json", key_auth, args.seconds,
-                            args.repeats)),
-            ("GET /mail/aliases?format=json (API key)", "aliases",
-             run_wrk_median(base + "/mail/aliases?format=json", key_auth, args.seconds,
-                            args.repeats)),
-            ("GET /mail/users/privileges (API key)", "cheap-key",
-             run_wrk_median(cheap, key_auth, args.seconds, args.repeats)),
-            ("GET /mail/users/privileges (password)", "cheap-password",
-             run_wrk_median(cheap, pw_auth, args.seconds, args.repeats)),
+            (
+                "GET /mail/users?format=json (API key)",
+                "users",
+                run_wrk_median(
+                    base + "/mail/users?format=json", key_auth, args.seconds, args.repeats
+                ),
+            ),
+            (
+                "GET /mail/aliases?format=json (API key)",
+                "aliases",
+                run_wrk_median(
+                    base + "/mail/aliases?format=json", key_auth, args.seconds, args.repeats
+                ),
+            ),
+            (
+                "GET /mail/users/privileges (API key)",
+                "cheap-key",
+                run_wrk_median(cheap, key_auth, args.seconds, args.repeats),
+            ),
+            (
+                "GET /mail/users/privileges (password)",
+                "cheap-password",
+                run_wrk_median(cheap, pw_auth, args.seconds, args.repeats),
+            ),
         ]
         adds = time_adds(base, key_auth, "domain01.example", args.adds)
         pids = server_pids(server)
         long_password = "x" * 60_000
         costs = [
-            ("wrong password, known user", refused_login_cost(
-                port, pids, admin, "wrong-password-1", args.logins, 1)),
-            ("unknown user", refused_login_cost(
-                port, pids, "nobody@domain00.example", "wrong-password-1", args.logins,
-                1 + args.logins)),
-            ("60 kB password, known user", refused_login_cost(
-                port, pids, admin, long_password, args.logins, 1 + 2 * args.logins)),
+            (
+                "wrong password, known user",
+                refused_login_cost(port, pids, admin, "wrong-password-1", args.logins, 1),
+            ),
+            (
+                "unknown user",
+                refused_login_cost(
+                    port,
+                    pids,
+                    "nobody@domain00.example",
+                    "wrong-password-1",
+                    args.logins,
+                    1 + args.logins,
+                ),
+            ),
+            (
+                "60 kB password, known user",
+                refused_login_cost(
+                    port, pids, admin, long_password, args.logins, 1 + 2 * args.logins
+                ),
+            ),
         ]
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"machine: {os.cpu_count()} cores; wrk -t2 -c8 -d{args.seconds}s, median of "
-          f"{args.repeats}; "
-          "data: 20 domains, 1,000 users, 2,064 aliases")
+    print(
+        f"machine: {os.cpu_count()} cores; wrk -t2 -c8 -d{args.seconds}s, median of "
+        f"{args.repeats}; "
+        "data: 20 domains, 1,000 users, 2,064 aliases"
+    )
     print("| route | req/s | p50 ms | p99 ms | reference |")
     print("|---|---:|---:|---:|---|")
     for label, ref, (rps, p50, p99) in rows:
         print(f"| {label} | {rps:,.0f} | {p50:.1f} | {p99:.1f} | {REFERENCE[ref]} |")
     adds.sort()
     p99 = adds[min(len(adds) - 1, int(len(adds) * 0.99))]
-    print(f"| POST /mail/users/add, one at a time (n={len(adds)}) | - | "
-          f"{statistics.median(adds):.1f} | {p99:.1f} | {REFERENCE['add']} |")
+    print(
+        f"| POST /mail/users/add, one at a time (n={len(adds)}) | - | "
+        f"{statistics.median(adds):.1f} | {p99:.1f} | {REFERENCE['add']} |"
+    )
     print()
     print(f"Refused logins, {args.logins} of each, one per loopback address:")
     print("| request | server CPU ms/request | worker peak RSS MB | answers |")
@@ -264,8 +347,10 @@ def main() -> None:
         print(f"| {label} | {cpu_ms:.2f} | {peak:.0f} | {statuses} |")
     print()
     memory = worker_memory(args.big_users, args.seconds)
-    print(f"Worker RSS with {args.big_users:,} users after serving the listings: "
-          + ", ".join(f"{mb:.0f} MB" for mb in memory))
+    print(
+        f"Worker RSS with {args.big_users:,} users after serving the listings: "
+        + ", ".join(f"{mb:.0f} MB" for mb in memory)
+    )
 
 
 if __name__ == "__main__":

@@ -30,10 +30,14 @@ PASSWORD = "bench-password-1"
 def seed_domains(box: Box, count: int) -> None:
     hashed = hash_password(PASSWORD)
     with box.db.write() as conn:
-        conn.executemany("INSERT INTO users (email, password, privileges) VALUES (?, ?, '')",
-                         [(f"user@domain{i:03d}.example", hashed) for i in range(count)])
-        conn.execute("INSERT INTO aliases (source, destination) VALUES (?, ?)",
-                     ("administrator@box.example.com", "user@domain000.example"))
+        conn.executemany(
+            "INSERT INTO users (email, password, privileges) VALUES (?, ?, '')",
+            [(f"user@domain{i:03d}.example", hashed) for i in range(count)],
+        )
+        conn.execute(
+            "INSERT INTO aliases (source, destination) VALUES (?, ?)",
+            ("administrator@box.example.com", "user@domain000.example"),
+        )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -50,8 +54,9 @@ def change_one(box: Box, n: int) -> None:
 def our_signing(tmp: Path, domains: int, algorithm: str) -> tuple[float, float, Box]:
     box = init_box(tmp / f"box-{algorithm}")
     seed_domains(box, domains)
-    box.dns.set_dnssec_algorithm(algorithm,
-                                 actor=TEST_ACTOR)  # keys made (and zones signed) before timing
+    box.dns.set_dnssec_algorithm(
+        algorithm, actor=TEST_ACTOR
+    )  # keys made (and zones signed) before timing
     box.dns._signer = type(box.dns._signer)()  # a cold signature cache
     fresh = timed(lambda: box.dns.update(force=True, actor=TEST_ACTOR))
     changes = []
@@ -70,8 +75,9 @@ def ldns_signing(tmp: Path, box: Box, algorithm: str) -> float | None:
     flags = {"RSASHA256": (["-b", "2048"], ["-b", "1024"]), "ECDSAP256SHA256": ([], [])}
     ksk_args, zsk_args = flags[algorithm]
     run = {"cwd": work, "capture_output": True, "text": True, "check": True}
-    ksk = subprocess.run([keygen, "-a", algorithm, *ksk_args, "-k", "_domain_"],
-                         **run).stdout.strip()
+    ksk = subprocess.run(
+        [keygen, "-a", algorithm, *ksk_args, "-k", "_domain_"], **run
+    ).stdout.strip()
     zsk = subprocess.run([keygen, "-a", algorithm, *zsk_args, "_domain_"], **run).stdout.strip()
     expiry = time.strftime("%Y%m%d", time.localtime(time.time() + 30 * 86400))
     zones = box.dns.zones()
@@ -86,8 +92,20 @@ def ldns_signing(tmp: Path, box: Box, algorithm: str) -> float | None:
                 (work / f"{patched}{ext}").write_text(text)
             names.append(str(work / patched))
         zonefile = box.dns.zones_dir / f"{zone}.txt"
-        subprocess.run([signzone, "-e", expiry, "-n", "-f", str(work / f"{zone}.signed"),
-                        str(zonefile), *names], check=True, capture_output=True)
+        subprocess.run(
+            [
+                signzone,
+                "-e",
+                expiry,
+                "-n",
+                "-f",
+                str(work / f"{zone}.signed"),
+                str(zonefile),
+                *names,
+            ],
+            check=True,
+            capture_output=True,
+        )
     return time.perf_counter() - start
 
 
@@ -97,10 +115,20 @@ def add_user_timing(tmp: Path, repeat: int) -> tuple[float, float]:
     box.dns.update(force=True, actor=TEST_ACTOR)
     existing, new = [], []
     for n in range(repeat):
-        existing.append(timed(lambda n=n: box.mail.users.add_user(
-            f"u{n}@domain003.example", PASSWORD, actor=TEST_ACTOR)))
-        new.append(timed(lambda n=n: box.mail.users.add_user(
-            f"first@new{n}.example", PASSWORD, actor=TEST_ACTOR)))
+        existing.append(
+            timed(
+                lambda n=n: box.mail.users.add_user(
+                    f"u{n}@domain003.example", PASSWORD, actor=TEST_ACTOR
+                )
+            )
+        )
+        new.append(
+            timed(
+                lambda n=n: box.mail.users.add_user(
+                    f"first@new{n}.example", PASSWORD, actor=TEST_ACTOR
+                )
+            )
+        )
     return statistics.median(existing), statistics.median(new)
 
 
@@ -115,8 +143,9 @@ def main() -> None:
         for algorithm in ("RSASHA256", "ECDSAP256SHA256"):
             fresh, one, box = our_signing(tmp, args.domains, algorithm)
             ldns = ldns_signing(tmp, box, algorithm)
-            rows.append((f"{args.domains} zones, {algorithm}: build + sign all (force)",
-                         fresh, ldns))
+            rows.append(
+                (f"{args.domains} zones, {algorithm}: build + sign all (force)", fresh, ldns)
+            )
             rows.append((f"{args.domains} zones, {algorithm}: one zone changed", one, None))
             box.close()
         existing, new = add_user_timing(tmp, args.repeat)

@@ -1,6 +1,6 @@
 """Where an API request's time goes: pyinstrument over in-process WSGI calls on the bench data.
 
-    python3 -m bench.profile_api [ROUTE] [--requests N] [--password]
+python3 -m bench.profile_api [ROUTE] [--requests N] [--password]
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ def main() -> None:
     auth = "Basic " + base64.b64encode(f"{admin}:{secret}".encode()).decode()
     app = make_app(box)
     path, _, query = args.route.partition("?")
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
-               "HTTP_AUTHORIZATION": auth, "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "x",
-               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO()}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "HTTP_AUTHORIZATION": auth,
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+    }
 
     def call() -> None:
         status = []

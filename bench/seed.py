@@ -21,19 +21,31 @@ def seed(box: Box, *, domains: int = 20, users: int = 1000, aliases: int = 2000)
     names = [f"domain{i:02d}.example" for i in range(domains)]
     admin = f"admin@{names[0]}"
     with box.db.write() as conn:
-        conn.execute("INSERT INTO users (email, password, privileges) VALUES (?, ?, 'admin')",
-                     (admin, hashed))
+        conn.execute(
+            "INSERT INTO users (email, password, privileges) VALUES (?, ?, 'admin')",
+            (admin, hashed),
+        )
         conn.executemany(
             "INSERT INTO users (email, password, privileges, quota) VALUES (?, ?, '', ?)",
-            [(f"user{i:04d}@{names[i % domains]}", hashed, "1G" if i % 3 else "0")
-             for i in range(users - 1)])
+            [
+                (f"user{i:04d}@{names[i % domains]}", hashed, "1G" if i % 3 else "0")
+                for i in range(users - 1)
+            ],
+        )
         conn.executemany(
             "INSERT INTO aliases (source, destination, permitted_senders) VALUES (?, ?, NULL)",
-            [(f"alias{i:04d}@{names[i % domains]}",
-              f"user{i % (users - 1):04d}@{names[i % (users - 1) % domains]}")
-             for i in range(aliases)])
-        conn.execute("INSERT INTO aliases (source, destination) VALUES (?, ?)",
-                     ("administrator@" + box.hostname, admin))
+            [
+                (
+                    f"alias{i:04d}@{names[i % domains]}",
+                    f"user{i % (users - 1):04d}@{names[i % (users - 1) % domains]}",
+                )
+                for i in range(aliases)
+            ],
+        )
+        conn.execute(
+            "INSERT INTO aliases (source, destination) VALUES (?, ?)",
+            ("administrator@" + box.hostname, admin),
+        )
     box.mail.housekeeping.kick()
     return admin
 

@@ -39,7 +39,8 @@ def big_box(root: Path) -> Box:
     with box.db.write() as conn:
         conn.executemany(
             "INSERT INTO users (email, password, privileges, quota) VALUES (?, ?, '', '0')",
-            [(f"user{n:05d}@{domains[n % 50]}", hashed) for n in range(BIG)])
+            [(f"user{n:05d}@{domains[n % 50]}", hashed) for n in range(BIG)],
+        )
     return box
 
 
@@ -125,8 +126,7 @@ def main() -> None:
         (f"keystroke UI CPU, {big_rows:,}, median", statistics.median(cpu), 0.05),
         (f"keystroke UI CPU, {big_rows:,}, worst", max(cpu), 0.05),
         (f"keystroke via pilot, {big_rows:,}, median", statistics.median(wall), None),
-        (f"keystroke via pilot, {small_rows} rows, median", statistics.median(small_wall),
-         None),
+        (f"keystroke via pilot, {small_rows} rows, median", statistics.median(small_wall), None),
         (f"keystroke UI CPU, {small_rows} rows, median", statistics.median(small_cpu), None),
     ]
     print(f"(seeded {BIG:,} users in {seed_time:.2f} s; terminal {SIZE[0]}x{SIZE[1]})")

@@ -103,8 +103,8 @@ class AuditLog:
             conn.execute(
                 "INSERT INTO audit (time, actor, face, operation, target, outcome)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (self._clock(), actor.name, actor.face, operation, stored_target(target),
-                 outcome))
+                (self._clock(), actor.name, actor.face, operation, stored_target(target), outcome),
+            )
 
     @contextlib.contextmanager
     def recording(self, actor: Actor, operation: str, target: str) -> Iterator[None]:
@@ -119,5 +119,7 @@ class AuditLog:
     def recent(self, limit: int = 200) -> tuple[AuditRecord, ...]:
         rows = self._db.query(
             "SELECT time, actor, face, operation, target, outcome FROM audit"
-            " ORDER BY id DESC LIMIT ?", (limit,))
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
         return tuple(AuditRecord(*row) for row in rows)

@@ -35,8 +35,9 @@ class MailServices:
     def __init__(self, box: Box) -> None:
         self.housekeeping = Housekeeping(box.db, box.config, box.hooks)
         self.users = UserService(box.db, box.schema, box.config, box.audit, box.hooks)
-        self.aliases = AliasService(box.db, box.schema, box.config, box.audit, box.hooks,
-                                    self.housekeeping.required_aliases)
+        self.aliases = AliasService(
+            box.db, box.schema, box.config, box.audit, box.hooks, self.housekeeping.required_aliases
+        )
 
 
 class Box:
@@ -60,16 +61,24 @@ class Box:
         self.mail = MailServices(self)
         self.auth = AuthService(self)
         self.dns = DnsService(self)
-        self.mfa = MfaService(self.db, self.state_db, self.schema, config.primary_hostname,
-                              clock, self.audit, self.hooks)
+        self.mfa = MfaService(
+            self.db,
+            self.state_db,
+            self.schema,
+            config.primary_hostname,
+            clock,
+            self.audit,
+            self.hooks,
+        )
         self.jobs = JobService(self)  # long work in detached processes (core.jobs)
         # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
         # update as its step 4 (web and TLS subscribe here as they arrive).
         self.hooks.subscribe(MailChanged, self.mail.housekeeping.on_mail_changed)
         self.hooks.subscribe(MailChanged, lambda _event: self.dns.housekeeping_hook())
         # A changed password or second factor, or a removed user: their sessions end.
-        self.hooks.subscribe(UserCredentialsChanged,
-                             lambda event: self.auth.forget_login_keys(event.email))
+        self.hooks.subscribe(
+            UserCredentialsChanged, lambda event: self.auth.forget_login_keys(event.email)
+        )
 
     @property
     def hostname(self) -> str:
@@ -96,8 +105,10 @@ def locate_box(path: Path | str | None = None) -> BoxConfig:
     """
     if path is None:
         if not SYSTEM_CONF.exists():
-            raise ConfigError("No box named and this machine has no /etc/mailinabox.conf: "
-                              "pass --box DIR (a folder made by `miab init DIR`).")
+            raise ConfigError(
+                "No box named and this machine has no /etc/mailinabox.conf: "
+                "pass --box DIR (a folder made by `miab init DIR`)."
+            )
         path = SYSTEM_CONF
     config = load_config(path)
     check_box(config)
@@ -119,9 +130,14 @@ class Credentials:
     password: str
 
 
-def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com",
-             public_ip: str = "192.0.2.10", public_ipv6: str = "2001:db8::10",
-             clock: Clock = time.time) -> Box:
+def init_box(
+    directory: Path | str,
+    *,
+    primary_hostname: str = "box.example.com",
+    public_ip: str = "192.0.2.10",
+    public_ipv6: str = "2001:db8::10",
+    clock: Clock = time.time,
+) -> Box:
     """Create a working local box in `directory`: conf, STORAGE_ROOT tree, users.sqlite with
     upstream's current schema, the migration counter and a master API key.
 
@@ -133,14 +149,33 @@ def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com"
     if conf_path.exists():
         raise ConfigError(f"There is a box at {directory} already.")
     storage_root = directory / "user-data"
-    config = BoxConfig(storage_root=storage_root, primary_hostname=primary_hostname,
-                       public_ip=public_ip, public_ipv6=public_ipv6, private_ip=public_ip,
-                       private_ipv6=public_ipv6, system_root=directory, conf_path=conf_path)
-    for sub in ("mail/mailboxes", "mail/dkim", "mail/sieve", "dns/dnssec", "ssl",
-                "backup", "www/default"):
+    config = BoxConfig(
+        storage_root=storage_root,
+        primary_hostname=primary_hostname,
+        public_ip=public_ip,
+        public_ipv6=public_ipv6,
+        private_ip=public_ip,
+        private_ipv6=public_ipv6,
+        system_root=directory,
+        conf_path=conf_path,
+    )
+    for sub in (
+        "mail/mailboxes",
+        "mail/dkim",
+        "mail/sieve",
+        "dns/dnssec",
+        "ssl",
+        "backup",
+        "www/default",
+    ):
         (storage_root / sub).mkdir(parents=True, exist_ok=True)
-    for sub in ("etc/nsd/zones", "etc/nginx/conf.d", "etc/opendkim", "var/lib/mailinabox",
-                "var/run"):
+    for sub in (
+        "etc/nsd/zones",
+        "etc/nginx/conf.d",
+        "etc/opendkim",
+        "var/lib/mailinabox",
+        "var/run",
+    ):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     atomic_write(storage_root / "mailinabox.version", f"{FRESH_MIGRATION}\n")
     create_database_file(config.users_db, USERS_DB_MODE)
@@ -156,8 +191,7 @@ def init_box(directory: Path | str, *, primary_hostname: str = "box.example.com"
 DEMO_DOMAINS = ("example.com", "example.org", "bücher.example")
 
 
-def seed_demo(box: Box, *, admin_password: str | None = None,
-              actor: Actor = SETUP) -> Credentials:
+def seed_demo(box: Box, *, admin_password: str | None = None, actor: Actor = SETUP) -> Credentials:
     """Fill a box with a few domains, users and aliases, and return the admin's login. The
     changes are the setup's (`SETUP`), unless another actor is named."""
     password = admin_password or secrets.token_urlsafe(12)
@@ -168,10 +202,16 @@ def seed_demo(box: Box, *, admin_password: str | None = None,
     users.add_user(admin, password, "admin", actor=actor)
     aliases.add_alias("administrator@" + box.hostname, admin, actor=actor)
     demo_password = secrets.token_urlsafe(12)
-    for email in ("alice@example.com", "bob@example.com", "carol@example.org",
-                  "dave@example.org", "erin@xn--bcher-kva.example"):
-        users.add_user(email, demo_password, quota="2G" if email.startswith("c") else "0",
-                       actor=actor)
+    for email in (
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.org",
+        "dave@example.org",
+        "erin@xn--bcher-kva.example",
+    ):
+        users.add_user(
+            email, demo_password, quota="2G" if email.startswith("c") else "0", actor=actor
+        )
     aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com", actor=actor)
     aliases.add_alias("@example.org", "carol@example.org", actor=actor)
     aliases.add_alias("@example.net", "@example.com", actor=actor)

@@ -30,8 +30,14 @@ ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Every variable of STORAGE.md §1, in the order setup writes them.
 CONF_KEYS: Final = (
-    "STORAGE_USER", "STORAGE_ROOT", "PRIMARY_HOSTNAME", "PUBLIC_IP", "PUBLIC_IPV6",
-    "PRIVATE_IP", "PRIVATE_IPV6", "MTA_STS_MODE",
+    "STORAGE_USER",
+    "STORAGE_ROOT",
+    "PRIMARY_HOSTNAME",
+    "PUBLIC_IP",
+    "PUBLIC_IPV6",
+    "PRIVATE_IP",
+    "PRIVATE_IPV6",
+    "MTA_STS_MODE",
 )
 
 
@@ -205,8 +211,9 @@ class BoxConfig:
             try:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
-                log.warning("%s: %r is not an IP address or network; ignored",
-                            TRUSTED_PROXIES_KEY, entry)
+                log.warning(
+                    "%s: %r is not an IP address or network; ignored", TRUSTED_PROXIES_KEY, entry
+                )
         return tuple(networks)
 
     def with_values(self, **changes: object) -> BoxConfig:
@@ -214,16 +221,18 @@ class BoxConfig:
 
     def conf_values(self) -> dict[str, str]:
         values = dict(self.extra)
-        values.update({
-            "STORAGE_USER": self.storage_user,
-            "STORAGE_ROOT": str(self.storage_root),
-            "PRIMARY_HOSTNAME": self.primary_hostname,
-            "PUBLIC_IP": self.public_ip,
-            "PUBLIC_IPV6": self.public_ipv6,
-            "PRIVATE_IP": self.private_ip,
-            "PRIVATE_IPV6": self.private_ipv6,
-            "MTA_STS_MODE": self.mta_sts_mode,
-        })
+        values.update(
+            {
+                "STORAGE_USER": self.storage_user,
+                "STORAGE_ROOT": str(self.storage_root),
+                "PRIMARY_HOSTNAME": self.primary_hostname,
+                "PUBLIC_IP": self.public_ip,
+                "PUBLIC_IPV6": self.public_ipv6,
+                "PRIVATE_IP": self.private_ip,
+                "PRIVATE_IPV6": self.private_ipv6,
+                "MTA_STS_MODE": self.mta_sts_mode,
+            }
+        )
         return values
 
 
@@ -242,8 +251,9 @@ def load_config(path: Path | str) -> BoxConfig:
     try:
         values = parse_conf(conf_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"There is no box at {path}: no {conf_path.name} there. "
-                          "Make one with `miab init DIR`.") from None
+        raise ConfigError(
+            f"There is no box at {path}: no {conf_path.name} there. Make one with `miab init DIR`."
+        ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {conf_path}: {exc.strerror}.") from None
     missing = [k for k in ("STORAGE_ROOT", "PRIMARY_HOSTNAME") if not values.get(k)]

@@ -35,10 +35,8 @@ class Hooks:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Callable[[object], Iterable[str] | None]]] = {}
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Iterable[str] | None]
-                  ) -> None:
-        self._handlers.setdefault(event_type, []).append(
-            handler)  # type: ignore[arg-type]
+    def subscribe(self, event_type: type[E], handler: Callable[[E], Iterable[str] | None]) -> None:
+        self._handlers.setdefault(event_type, []).append(handler)  # type: ignore[arg-type]
 
     def emit(self, event: Event) -> list[str]:
         """Run every handler of the event's type in subscription order; their output lines."""

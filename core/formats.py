@@ -42,7 +42,8 @@ class FormatError(ValueError):
 # DNS.md §5, verbatim: the reference's pattern for custom qnames and CNAME/NS targets. Always
 # used with `fullmatch` (its `$` also matches before a final newline).
 DNS_NAME_RE: Final = re.compile(
-    r"^(?!\-)(?:[*][.])?(?:[a-zA-Z\d\-_]{0,62}[a-zA-Z\d_]\.){1,126}(?!\d+)[a-zA-Z\d_]{1,63}(\.?)$")
+    r"^(?!\-)(?:[*][.])?(?:[a-zA-Z\d\-_]{0,62}[a-zA-Z\d_]\.){1,126}(?!\d+)[a-zA-Z\d_]{1,63}(\.?)$"
+)
 # A DNS name is at most 255 octets on the wire: 253 characters written without the final dot.
 MAX_NAME_CHARS: Final = 253
 # Host and zone names as nsd and OpenDKIM read them: letters, digits, `_` and `-` in labels of
@@ -64,8 +65,9 @@ def _host(name: str, what: str) -> str:
 
 def _single_line(value: str, what: str) -> None:
     if not value.isprintable():
-        raise FormatError(f"{what} must be one line of printable text (no control characters "
-                          "or line separators)")
+        raise FormatError(
+            f"{what} must be one line of printable text (no control characters or line separators)"
+        )
 
 
 # --- nsd.conf ---------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def quote_txt(value: str) -> str:
     followed by one space."""
     out = []
     for start in range(0, len(value), 255):
-        chunk = value[start:start + 255].replace("\\", "\\\\").replace('"', '\\"')
+        chunk = value[start : start + 255].replace("\\", "\\\\").replace('"', '\\"')
         out.append('"' + chunk + '" ')
     return "".join(out)
 

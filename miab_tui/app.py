@@ -44,13 +44,20 @@ class MiabApp(App[None]):
     }
     DEFAULT_MODE = "users"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(str(number), f"switch_mode('{area.mode}')", area.title, show=False,
-                tooltip=area.help, id=f"go-{area.mode}")
+        Binding(
+            str(number),
+            f"switch_mode('{area.mode}')",
+            area.title,
+            show=False,
+            tooltip=area.help,
+            id=f"go-{area.mode}",
+        )
         for number, area in enumerate(AREAS, start=1)
     ]
 
-    def __init__(self, box: Box, *, cursor_blink: bool = True,
-                 watch_seconds: float | None = 1.0) -> None:
+    def __init__(
+        self, box: Box, *, cursor_blink: bool = True, watch_seconds: float | None = 1.0
+    ) -> None:
         super().__init__()
         self.box = box
         # Off in tests and snapshots, so every frame of an input is the same.
@@ -80,8 +87,9 @@ class MiabApp(App[None]):
 
     def on_mount(self) -> None:
         if self._watch_seconds is not None:
-            self._watcher = BoxWatcher(self.box, lambda: self.post_message(BoxChanged()),
-                                       interval=self._watch_seconds)
+            self._watcher = BoxWatcher(
+                self.box, lambda: self.post_message(BoxChanged()), interval=self._watch_seconds
+            )
             self._watcher.start()
 
     def on_unmount(self) -> None:
@@ -100,22 +108,31 @@ class MiabApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette lists every area and every action of the screen it was opened on."""
         for area in AREAS:
-            yield SystemCommand(f"Go to {area.title}", area.help,
-                                partial(self.switch_mode, area.mode))
+            yield SystemCommand(
+                f"Go to {area.title}", area.help, partial(self.switch_mode, area.mode)
+            )
         seen: set[str] = set()
         for binding in getattr(screen, "BINDINGS", ()):
-            if isinstance(binding, Binding) and binding.description \
-                    and binding.action not in seen:
+            if isinstance(binding, Binding) and binding.description and binding.action not in seen:
                 seen.add(binding.action)
-                yield SystemCommand(binding.description, binding.tooltip or binding.description,
-                                    partial(screen.run_action, binding.action))
+                yield SystemCommand(
+                    binding.description,
+                    binding.tooltip or binding.description,
+                    partial(screen.run_action, binding.action),
+                )
         # The area screens inherit Filter and Reload from their base.
         for base in type(screen).__mro__[1:]:
             for binding in base.__dict__.get("BINDINGS", ()):
-                if isinstance(binding, Binding) and binding.description \
-                        and binding.action not in seen and base is not Screen:
+                if (
+                    isinstance(binding, Binding)
+                    and binding.description
+                    and binding.action not in seen
+                    and base is not Screen
+                ):
                     seen.add(binding.action)
-                    yield SystemCommand(binding.description,
-                                        binding.tooltip or binding.description,
-                                        partial(screen.run_action, binding.action))
+                    yield SystemCommand(
+                        binding.description,
+                        binding.tooltip or binding.description,
+                        partial(screen.run_action, binding.action),
+                    )
         yield from super().get_system_commands(screen)

@@ -27,10 +27,13 @@ POLL_SECONDS: Final = 1.0
 class BoxWatcher:
     """Calls `on_change` (from its own thread) after the box's databases changed."""
 
-    def __init__(self, box: Box, on_change: Callable[[], object], *,
-                 interval: float = POLL_SECONDS) -> None:
-        self._databases = (Database(box.db.path, journal=box.db.journal),
-                           Database(box.state_db.path, journal=box.state_db.journal))
+    def __init__(
+        self, box: Box, on_change: Callable[[], object], *, interval: float = POLL_SECONDS
+    ) -> None:
+        self._databases = (
+            Database(box.db.path, journal=box.db.journal),
+            Database(box.state_db.path, journal=box.state_db.journal),
+        )
         self._on_change = on_change
         self._interval = interval
         self._stop = threading.Event()

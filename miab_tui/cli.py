@@ -60,6 +60,7 @@ def _print_credentials(directory: Path) -> None:
 
 # --- commands -----------------------------------------------------------------------------
 
+
 def cmd_init(args: argparse.Namespace) -> int:
     directory = Path(args.directory).resolve()
     box = init_box(directory, primary_hostname=args.hostname)
@@ -108,8 +109,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # Only the config here: the workers gunicorn forks open the box's databases themselves.
     config = locate_box(args.box)
-    _out(f"Serving the API of {config.primary_hostname} on http://{args.host}:{args.port}/ "
-         f"(also under /admin/)")
+    _out(
+        f"Serving the API of {config.primary_hostname} on http://{args.host}:{args.port}/ "
+        f"(also under /admin/)"
+    )
     sys.stdout.flush()
     serve(config, host=args.host, port=args.port, threads=args.threads, workers=args.workers)
     return 0
@@ -136,8 +139,9 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_user_add(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     password = _password(args.password)
-    change = box.mail.users.add_user(args.email, password, "admin" if args.admin else "",
-                                     quota=args.quota, actor=cli_actor())
+    change = box.mail.users.add_user(
+        args.email, password, "admin" if args.admin else "", quota=args.quota, actor=cli_actor()
+    )
     _out(change.text)
     return 0
 
@@ -179,8 +183,7 @@ def cmd_user_quota(args: argparse.Namespace) -> int:
 def cmd_alias_list(args: argparse.Namespace) -> int:
     box = open_box(args.box)
     if args.json:
-        _out(json.dumps(aliases_listing(box.mail.aliases.list_aliases()), indent=2,
-                        sort_keys=True))
+        _out(json.dumps(aliases_listing(box.mail.aliases.list_aliases()), indent=2, sort_keys=True))
         return 0
     _out(alias_text(box.mail.aliases.text_rows()))
     return 0
@@ -188,9 +191,13 @@ def cmd_alias_list(args: argparse.Namespace) -> int:
 
 def cmd_alias_add(args: argparse.Namespace) -> int:
     box = open_box(args.box)
-    change = box.mail.aliases.add_alias(args.address, args.forwards_to,
-                                        args.permitted_senders or "",
-                                        update_if_exists=args.update, actor=cli_actor())
+    change = box.mail.aliases.add_alias(
+        args.address,
+        args.forwards_to,
+        args.permitted_senders or "",
+        update_if_exists=args.update,
+        actor=cli_actor(),
+    )
     _out(change.text)
     return 0
 
@@ -208,16 +215,20 @@ def cmd_domain_list(args: argparse.Namespace) -> int:
 
 def cmd_api_key(args: argparse.Namespace) -> int:
     box = open_box(args.box)
-    _out(box.auth.rotate_master_key(actor=cli_actor()) if args.rotate
-         else box.auth.master_key())
+    _out(box.auth.rotate_master_key(actor=cli_actor()) if args.rotate else box.auth.master_key())
     return 0
 
 
 def cmd_mfa_list(args: argparse.Namespace) -> int:
     methods = open_box(args.box).mfa.list_methods(args.email)
     if args.json:
-        _out(json.dumps([{"id": m.id, "type": m.type, "label": m.label} for m in methods],
-                        indent=2, sort_keys=True))
+        _out(
+            json.dumps(
+                [{"id": m.id, "type": m.type, "label": m.label} for m in methods],
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return 0
     if not methods:
         _out(f"{args.email} has no MFA method enabled.")
@@ -239,19 +250,27 @@ def cmd_mfa_disable(args: argparse.Namespace) -> int:
 
 # --- parser -------------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     box_arg = argparse.ArgumentParser(add_help=False)
-    box_arg.add_argument("--box", metavar="DIR",
-                         help="the box's folder (made by `miab init`); default: "
-                              "/etc/mailinabox.conf on a real box")
+    box_arg.add_argument(
+        "--box",
+        metavar="DIR",
+        help="the box's folder (made by `miab init`); default: /etc/mailinabox.conf on a real box",
+    )
     parser = argparse.ArgumentParser(prog="miab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
-                func: Callable[[argparse.Namespace], int], help_text: str,
-                with_box: bool = True) -> argparse.ArgumentParser:
+    def command(
+        subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help_text: str,
+        with_box: bool = True,
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = subparsers.add_parser(
-            name, help=help_text, description=help_text, parents=[box_arg] if with_box else [])
+            name, help=help_text, description=help_text, parents=[box_arg] if with_box else []
+        )
         p.set_defaults(func=func)
         return p
 
@@ -260,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="seed demo domains, users and aliases")
     p.add_argument("--hostname", default="box.example.com", help="the box's PRIMARY_HOSTNAME")
 
-    p = command(sub, "demo", cmd_demo, "open the TUI on a demo box (made on first use)",
-                with_box=False)
+    p = command(
+        sub, "demo", cmd_demo, "open the TUI on a demo box (made on first use)", with_box=False
+    )
     p.add_argument("directory", metavar="DIR", nargs="?", default=DEMO_DIR)
     p.add_argument("--no-tui", action="store_true", help="only make the box and print the login")
 
@@ -270,15 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=10222)
     p.add_argument("--threads", type=int, default=4, help="threads per worker process")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes sharing the port (default: one per core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the port (default: one per core)",
+    )
 
     p = command(sub, "api-key", cmd_api_key, "print the master API key")
-    p.add_argument("--rotate", action="store_true",
-                   help="write a new one (every per-user API key and session ends)")
+    p.add_argument(
+        "--rotate",
+        action="store_true",
+        help="write a new one (every per-user API key and session ends)",
+    )
 
     users = sub.add_parser("user", help="mail users").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = command(users, "list", cmd_user_list, "list users (archived mailboxes too)")
     p.add_argument("--json", action="store_true")
     p = command(users, "add", cmd_user_add, "add a user")
@@ -300,11 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("quota", nargs="?")
 
     aliases = sub.add_parser("alias", help="mail aliases").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = command(aliases, "list", cmd_alias_list, "list aliases")
     p.add_argument("--json", action="store_true")
-    p = command(aliases, "add", cmd_alias_add,
-                "add an alias (@domain for a catch-all or domain alias)")
+    p = command(
+        aliases, "add", cmd_alias_add, "add an alias (@domain for a catch-all or domain alias)"
+    )
     p.add_argument("address")
     p.add_argument("forwards_to", help="addresses separated by commas, or @otherdomain")
     p.add_argument("--permitted-senders", default="", help="users allowed to send as it")
@@ -313,16 +343,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("address")
 
     domains = sub.add_parser("domain", help="mail domains").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     command(domains, "list", cmd_domain_list, "list mail domains with counts")
 
     mfa = sub.add_parser("mfa", help="multi-factor authentication").add_subparsers(
-        dest="action", required=True, metavar="ACTION")
+        dest="action", required=True, metavar="ACTION"
+    )
     p = command(mfa, "list", cmd_mfa_list, "list a user's enabled MFA methods")
     p.add_argument("email")
     p.add_argument("--json", action="store_true")
-    p = command(mfa, "disable", cmd_mfa_disable,
-                "turn off a user's MFA (all methods, or one with --id)")
+    p = command(
+        mfa, "disable", cmd_mfa_disable, "turn off a user's MFA (all methods, or one with --id)"
+    )
     p.add_argument("email")
     p.add_argument("--id", type=int, metavar="N", help="only the method with this id")
     return parser

@@ -70,8 +70,9 @@ def report_failure(node: DOMNode, doing: str, exc: BaseException) -> None:
     if logger is not None:
         logger.error("%s failed", doing, exc_info=(type(exc), exc, exc.__traceback__))
     detail = f" Details in {where}." if where is not None else ""
-    node.post_message(ChangeRefused(f"{doing} failed: {type(exc).__name__}.{detail}",
-                                    title="Failed"))
+    node.post_message(
+        ChangeRefused(f"{doing} failed: {type(exc).__name__}.{detail}", title="Failed")
+    )
 
 
 def guarded(node: DOMNode, doing: str, call: Callable[[], R]) -> tuple[bool, R | None]:
@@ -85,8 +86,9 @@ def guarded(node: DOMNode, doing: str, call: Callable[[], R]) -> tuple[bool, R |
     return False, None
 
 
-def core_worker(*, doing: str, group: str, exclusive: bool = True
-                ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def core_worker(
+    *, doing: str, group: str, exclusive: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Make a method of a widget or screen run in a thread worker whose failures are mapped
     as this module says. `doing` names the work in the notification and the log
     ("Reading the box")."""

@@ -31,8 +31,16 @@ def custom_json(records: Sequence[CustomRecord]) -> list[dict[str, str]]:
 
 def dump_json(dump: Sequence[tuple[str, Sequence[DnsRecord]]]) -> list[list[object]]:
     """§4.8's `[zone, [records]]` pairs, with the reference's `rtype` key (the spec: `type`)."""
-    return [[zone, [{"explanation": r.explanation, "qname": r.qname, "rtype": r.rtype,
-                     "value": r.value} for r in records]] for zone, records in dump]
+    return [
+        [
+            zone,
+            [
+                {"explanation": r.explanation, "qname": r.qname, "rtype": r.rtype, "value": r.value}
+                for r in records
+            ],
+        ]
+        for zone, records in dump
+    ]
 
 
 def record_value() -> str:
@@ -88,16 +96,16 @@ def register(app: Bottle, box: Box) -> None:
 
     @app.post(custom_paths)
     def add_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
-        change = dns.add_custom_record(qname, rtype, record_value(),
-                                       default_address=forwarded_address(),
-                                       actor=actor(caller))
+        change = dns.add_custom_record(
+            qname, rtype, record_value(), default_address=forwarded_address(), actor=actor(caller)
+        )
         return responses.text(change.text)
 
     @app.put(custom_paths)
     def set_custom_record(caller: Caller, qname: str, rtype: str = "A") -> HTTPResponse:
-        change = dns.set_custom_record(qname, rtype, record_value(),
-                                       default_address=forwarded_address(),
-                                       actor=actor(caller))
+        change = dns.set_custom_record(
+            qname, rtype, record_value(), default_address=forwarded_address(), actor=actor(caller)
+        )
         return responses.text(change.text)
 
     @app.delete(custom_paths)

@@ -43,8 +43,13 @@ def register(app: Bottle, box: Box) -> None:
 
     @app.post(paths("/mail/users/add"))
     def add_user(caller: Caller) -> HTTPResponse:
-        change = users.add_user(field("email"), field("password"), field("privileges"),
-                                quota=field("quota", default="0"), actor=actor(caller))
+        change = users.add_user(
+            field("email"),
+            field("password"),
+            field("privileges"),
+            quota=field("quota", default="0"),
+            actor=actor(caller),
+        )
         return responses.text(change.text)
 
     @app.post(paths("/mail/users/remove"))
@@ -94,15 +99,19 @@ def register(app: Bottle, box: Box) -> None:
     def list_aliases() -> HTTPResponse:
         if field("format", source="query") == "json":
             return responses.json_body(
-                memo.render("aliases", aliases.list_aliases(), render_aliases))
+                memo.render("aliases", aliases.list_aliases(), render_aliases)
+            )
         return responses.text(memo.render("aliases-text", aliases.text_rows(), alias_text))
 
     @app.post(paths("/mail/aliases/add"))
     def add_alias(caller: Caller) -> HTTPResponse:
-        change = aliases.add_alias(field("address"), field("forwards_to"),
-                                   field("permitted_senders"),
-                                   update_if_exists=field("update_if_exists") == "1",
-                                   actor=actor(caller))
+        change = aliases.add_alias(
+            field("address"),
+            field("forwards_to"),
+            field("permitted_senders"),
+            update_if_exists=field("update_if_exists") == "1",
+            actor=actor(caller),
+        )
         return responses.text(change.text)
 
     @app.post(paths("/mail/aliases/remove"))

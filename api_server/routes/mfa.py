@@ -23,12 +23,18 @@ if TYPE_CHECKING:
 def status_json(status: MfaStatus) -> dict[str, object]:
     """§8.1's body. `new_mfa` carries the offer both under the reference's `totp` key and
     flat, as the spec's `MfaStatusResponse` has it, so either kind of client can enrol."""
-    body: dict[str, object] = {"enabled_mfa": [
-        {"id": method.id, "type": method.type, "label": method.label}
-        for method in status.enabled]}
+    body: dict[str, object] = {
+        "enabled_mfa": [
+            {"id": method.id, "type": method.type, "label": method.label}
+            for method in status.enabled
+        ]
+    }
     if status.new_totp is not None:
-        offer = {"type": status.new_totp.type, "secret": status.new_totp.secret,
-                 "qr_code_base64": status.new_totp.qr_code_base64}
+        offer = {
+            "type": status.new_totp.type,
+            "secret": status.new_totp.secret,
+            "qr_code_base64": status.new_totp.qr_code_base64,
+        }
         body["new_mfa"] = {"totp": offer, **offer}
     return body
 

@@ -37,8 +37,11 @@ def register(app: Bottle, box: Box) -> None:
             raise
         except AuthError as exc:
             return responses.json(failure_body(exc))
-        body: dict[str, object] = {"email": caller.email, "privileges": list(caller.privileges),
-                                   "status": "ok"}
+        body: dict[str, object] = {
+            "email": caller.email,
+            "privileges": list(caller.privileges),
+            "status": "ok",
+        }
         # The master key has no email, hence no per-user key (the reference crashes here).
         api_key = auth.user_api_key(caller.email) if caller.is_admin and caller.email else None
         if api_key:
@@ -54,8 +57,14 @@ def register(app: Bottle, box: Box) -> None:
             raise
         except AuthError as exc:
             return responses.json(failure_body(exc))
-        return responses.json({"api_key": key, "email": caller.email,
-                               "privileges": list(caller.privileges), "status": "ok"})
+        return responses.json(
+            {
+                "api_key": key,
+                "email": caller.email,
+                "privileges": list(caller.privileges),
+                "status": "ok",
+            }
+        )
 
     @app.post(paths("/logout"), skip=[AUTH_PLUGIN])
     def logout() -> HTTPResponse:

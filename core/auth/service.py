@@ -151,9 +151,10 @@ class AuthService:
             return "[]"
         rows = self._box.db.query(
             "SELECT mfa.id, mfa.type, mfa.secret FROM mfa JOIN users ON users.id = mfa.user_id"
-            " WHERE users.email=? ORDER BY mfa.id", (email,))
-        return json.dumps([{"id": i, "type": t, "secret": s} for i, t, s in rows],
-                          sort_keys=True)
+            " WHERE users.email=? ORDER BY mfa.id",
+            (email,),
+        )
+        return json.dumps([{"id": i, "type": t, "secret": s} for i, t, s in rows], sort_keys=True)
 
     def user_api_key(self, email: str) -> str | None:
         """The reference's per-user API key: an HMAC of the password hash and MFA state under
@@ -163,13 +164,13 @@ class AuthService:
         if pw_hash is None or not master:
             return None
         message = "AUTH:" + email + " " + pw_hash + " " + self._mfa_state_json(email)
-        return hmac.new(master.encode("ascii"), message.encode("utf-8"),
-                        hashlib.sha256).hexdigest()
+        return hmac.new(master.encode("ascii"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def _state_token(self, email: str, pw_hash: str) -> str:
         message = pw_hash + " " + self._mfa_state_json(email)
-        return hmac.new(self.master_key().encode("ascii"), message.encode("utf-8"),
-                        hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.master_key().encode("ascii"), message.encode("utf-8"), hashlib.sha256
+        ).hexdigest()
 
     # --- throttling -----------------------------------------------------------------------
 
@@ -184,15 +185,17 @@ class AuthService:
         if count >= THROTTLE_LIMIT and oldest is not None:
             retry = max(1, math.ceil(oldest + THROTTLE_WINDOW - now))
             raise RateLimited(
-                f"Too many failed login attempts from {address}. "
-                f"Try again in {retry} seconds.", retry_after=retry)
+                f"Too many failed login attempts from {address}. Try again in {retry} seconds.",
+                retry_after=retry,
+            )
 
     def check_throttle(self, address: str) -> None:
         """Raises: RateLimited: this address failed too often within the window."""
         now = self._box.clock()
         count, oldest = self._box.state_db.query(
             "SELECT COUNT(*), MIN(time) FROM failed_logins WHERE address=? AND time>?",
-            (address, now - THROTTLE_WINDOW))[0]
+            (address, now - THROTTLE_WINDOW),
+        )[0]
         self._refusal(address, count, oldest, now)
 
     def _reserve(self, attempt: _Attempt) -> None:
@@ -210,10 +213,12 @@ class AuthService:
             conn.execute("DELETE FROM failed_logins WHERE time<=?", (now - THROTTLE_WINDOW,))
             count, oldest = conn.execute(
                 "SELECT COUNT(*), MIN(time) FROM failed_logins WHERE address=? AND time>?",
-                (attempt.address, now - THROTTLE_WINDOW)).fetchone()
+                (attempt.address, now - THROTTLE_WINDOW),
+            ).fetchone()
             self._refusal(attempt.address, count, oldest, now)
-            cursor = conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)",
-                                  (attempt.address, now))
+            cursor = conn.execute(
+                "INSERT INTO failed_logins (address, time) VALUES (?, ?)", (attempt.address, now)
+            )
             attempt.reserved = cursor.lastrowid
 
     def _release(self, attempt: _Attempt) -> None:
@@ -229,20 +234,28 @@ class AuthService:
         `counted` already (reserved before its password hash)."""
         address = bounded_address(address)
         now = self._box.clock()
-        log.warning("Mail-in-a-Box Management Daemon: Failed login attempt from ip %s - "
-                    "timestamp %s", address, now)
+        log.warning(
+            "Mail-in-a-Box Management Daemon: Failed login attempt from ip %s - timestamp %s",
+            address,
+            now,
+        )
         if counted:
             return
         with self._box.state_db.write() as conn:
             conn.execute("DELETE FROM failed_logins WHERE time<=?", (now - THROTTLE_WINDOW,))
-            conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)",
-                         (address, now))
+            conn.execute("INSERT INTO failed_logins (address, time) VALUES (?, ?)", (address, now))
 
     # --- authenticating -------------------------------------------------------------------
 
-    def authenticate(self, header: str | None, *, token: str | None = None,
-                     address: str = "", allow_keys: bool = True,
-                     require_admin: bool = False) -> Caller:
+    def authenticate(
+        self,
+        header: str | None,
+        *,
+        token: str | None = None,
+        address: str = "",
+        allow_keys: bool = True,
+        require_admin: bool = False,
+    ) -> Caller:
         """Authenticate one request; failures are counted against `address`.
 
         The cost is bounded before any work: the header's length, then the password's
@@ -261,8 +274,7 @@ class AuthService:
             self.check_throttle(address)
         attempt = _Attempt(address)
         try:
-            caller = self._authenticate(header, token=token, allow_keys=allow_keys,
-                                        attempt=attempt)
+            caller = self._authenticate(header, token=token, allow_keys=allow_keys, attempt=attempt)
         except RateLimited:
             raise
         except AuthError as exc:
@@ -274,8 +286,9 @@ class AuthService:
             raise NotAdmin("You are not an administrator.")
         return caller
 
-    def _authenticate(self, header: str | None, *, token: str | None, allow_keys: bool,
-                      attempt: _Attempt) -> Caller:
+    def _authenticate(
+        self, header: str | None, *, token: str | None, allow_keys: bool, attempt: _Attempt
+    ) -> Caller:
         username, password = parse_basic(header)
         master = self.master_key()
         if allow_keys and master and hmac.compare_digest(username.encode(), master.encode()):
@@ -286,8 +299,9 @@ class AuthService:
             # No lookup: one hash of an ordinary-size password, then the usual failure.
             self._check_password(password, None, attempt)
             raise AuthError(BAD_CREDENTIALS)
-        row = self._box.db.query("SELECT password, privileges FROM users WHERE email=?",
-                                 (username,))
+        row = self._box.db.query(
+            "SELECT password, privileges FROM users WHERE email=?", (username,)
+        )
         if not row:
             self._check_password(password, None, attempt)
             raise AuthError(BAD_CREDENTIALS)
@@ -331,7 +345,9 @@ class AuthService:
         rows = self._box.db.query(
             "SELECT mfa.id, mfa.secret, mfa.mru_token FROM mfa JOIN users"
             " ON users.id = mfa.user_id WHERE users.email=? AND mfa.type='totp'"
-            " ORDER BY mfa.id", (email,))
+            " ORDER BY mfa.id",
+            (email,),
+        )
         if not rows:
             return
         hints: list[str] = []
@@ -342,17 +358,18 @@ class AuthService:
             if not token:
                 hints.append("missing-totp-token")
                 continue
-            if digits is None or (mru_token and hmac.compare_digest(digits.encode(),
-                                                                   mru_token.encode())):
+            if digits is None or (
+                mru_token and hmac.compare_digest(digits.encode(), mru_token.encode())
+            ):
                 hints.append("invalid-totp-token")
                 continue
             try:
-                ok = pyotp.TOTP(secret).verify(digits, for_time=self._box.clock(),
-                                               valid_window=1)
+                ok = pyotp.TOTP(secret).verify(digits, for_time=self._box.clock(), valid_window=1)
             except (ValueError, TypeError):  # a corrupt stored secret matches nothing
                 ok = False
-            if not ok or not used_codes.claim(self._box.state_db, mfa_id, digits,
-                                              self._box.clock()):
+            if not ok or not used_codes.claim(
+                self._box.state_db, mfa_id, digits, self._box.clock()
+            ):
                 hints.append("invalid-totp-token")
                 continue
             with self._box.db.write() as conn:
@@ -363,8 +380,9 @@ class AuthService:
 
     # --- login keys (upstream's POST /login) ----------------------------------------------
 
-    def login(self, header: str | None, *, token: str | None = None,
-              address: str = "") -> tuple[Caller, str]:
+    def login(
+        self, header: str | None, *, token: str | None = None, address: str = ""
+    ) -> tuple[Caller, str]:
         """Password (+TOTP) login that hands out a new login key for any user.
 
         Raises: as `authenticate`.
@@ -376,16 +394,19 @@ class AuthService:
         now = self._box.clock()
         with self._box.state_db.write() as conn:
             conn.execute("DELETE FROM login_keys WHERE last_used<?", (now - LOGIN_KEY_MAX_AGE,))
-            conn.execute("INSERT INTO login_keys (key_hash, email, kind, state_token, created,"
-                         " last_used) VALUES (?, ?, 'login', ?, ?, ?)",
-                         (_key_hash(key), caller.email, self._state_token(caller.email,
-                                                                          pw_hash), now, now))
+            conn.execute(
+                "INSERT INTO login_keys (key_hash, email, kind, state_token, created,"
+                " last_used) VALUES (?, ?, 'login', ?, ?, ?)",
+                (_key_hash(key), caller.email, self._state_token(caller.email, pw_hash), now, now),
+            )
             # This user's newest keys stay (ties in time: the newest made); no other user's
             # session is touched.
-            conn.execute("DELETE FROM login_keys WHERE email=? AND key_hash NOT IN (SELECT"
-                         " key_hash FROM login_keys WHERE email=? ORDER BY last_used DESC,"
-                         " created DESC, rowid DESC LIMIT ?)",
-                         (caller.email, caller.email, LOGIN_KEYS_PER_USER))
+            conn.execute(
+                "DELETE FROM login_keys WHERE email=? AND key_hash NOT IN (SELECT"
+                " key_hash FROM login_keys WHERE email=? ORDER BY last_used DESC,"
+                " created DESC, rowid DESC LIMIT ?)",
+                (caller.email, caller.email, LOGIN_KEYS_PER_USER),
+            )
         log.info("New login session created for %s", caller.email)
         return caller, key
 
@@ -396,24 +417,29 @@ class AuthService:
         except AuthError:
             return
         with self._box.state_db.write() as conn:
-            conn.execute("DELETE FROM login_keys WHERE key_hash=? AND email=?",
-                         (_key_hash(password), username))
+            conn.execute(
+                "DELETE FROM login_keys WHERE key_hash=? AND email=?",
+                (_key_hash(password), username),
+            )
 
     def _check_login_key(self, email: str, key: str, pw_hash: str) -> bool:
         rows = self._box.state_db.query(
             "SELECT state_token, last_used FROM login_keys WHERE key_hash=? AND email=?",
-            (_key_hash(key), email))
+            (_key_hash(key), email),
+        )
         if not rows:
             return False
         state_token, last_used = rows[0]
         now = self._box.clock()
         if now - last_used > LOGIN_KEY_MAX_AGE or not hmac.compare_digest(
-                state_token, self._state_token(email, pw_hash)):
+            state_token, self._state_token(email, pw_hash)
+        ):
             return False
         if now - last_used > _TOUCH_INTERVAL:
             with self._box.state_db.write() as conn:
-                conn.execute("UPDATE login_keys SET last_used=? WHERE key_hash=?",
-                             (now, _key_hash(key)))
+                conn.execute(
+                    "UPDATE login_keys SET last_used=? WHERE key_hash=?", (now, _key_hash(key))
+                )
         return True
 
     def forget_login_keys(self, email: str) -> None:

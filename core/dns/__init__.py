@@ -8,5 +8,13 @@ from core.dns.dnssec import SELECTABLE as DNSSEC_ALGORITHMS
 from core.dns.records import CustomRecord, DnsRecord
 from core.dns.service import DnsService, DsRecord, FileDiff, Zone
 
-__all__ = ["DNSSEC_ALGORITHMS", "RECORD_TYPES", "CustomRecord", "DnsRecord", "DnsService",
-           "DsRecord", "FileDiff", "Zone"]
+__all__ = [
+    "DNSSEC_ALGORITHMS",
+    "RECORD_TYPES",
+    "CustomRecord",
+    "DnsRecord",
+    "DnsService",
+    "DsRecord",
+    "FileDiff",
+    "Zone",
+]

@@ -42,8 +42,9 @@ _FORMS: Final = {
     "SSHFP": "ALGORITHM TYPE FINGERPRINT, e.g. 4 2 0F3A…9C (hexadecimal)",
     "TXT": "printable text",
 }
-SCOPE_ID_MESSAGE: Final = ("An IPv6 address with a zone index (the part from %) cannot be "
-                           "published in DNS.")
+SCOPE_ID_MESSAGE: Final = (
+    "An IPv6 address with a zone index (the part from %) cannot be published in DNS."
+)
 # One record's data is at most 65535 bytes; each 255-byte TXT chunk costs one length byte.
 TXT_MAX_CHARS: Final = 65535 - 65535 // 256 - 1
 
@@ -78,8 +79,9 @@ def parse_custom_yaml(text: str) -> CustomFile:
             records.append(CustomRecord(str(qname), "A", value))
             continue
         if not isinstance(value, dict):
-            problems.append(f"dns/custom.yaml: the entry for {qname} is not a value or a "
-                            "mapping; skipped.")
+            problems.append(
+                f"dns/custom.yaml: the entry for {qname} is not a value or a mapping; skipped."
+            )
             continue
         for rtype, values in value.items():
             items = values if isinstance(values, list) else [values]
@@ -87,8 +89,9 @@ def parse_custom_yaml(text: str) -> CustomFile:
                 if isinstance(item, str):
                     records.append(CustomRecord(str(qname), str(rtype), item))
                 else:
-                    problems.append(f"dns/custom.yaml: a {rtype} value of {qname} is not "
-                                    "text; skipped.")
+                    problems.append(
+                        f"dns/custom.yaml: a {rtype} value of {qname} is not text; skipped."
+                    )
     return CustomFile(tuple(records), tuple(problems))
 
 
@@ -118,16 +121,23 @@ def render_custom_yaml(records: Iterable[CustomRecord]) -> str:
         by_rtype: dict[str, list[str]] = {}
         for rec in recs:
             by_rtype.setdefault(rec.rtype, []).append(rec.value)
-        data[qname] = {rtype: values[0] if len(values) == 1 else values
-                       for rtype, values in by_rtype.items()}
+        data[qname] = {
+            rtype: values[0] if len(values) == 1 else values for rtype, values in by_rtype.items()
+        }
     if not data:
         return "{}\n"
     return yaml_document(data, _dump)
 
 
 def _dump(data: object) -> str:
-    text: str = yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
-                          allow_unicode=True, width=1 << 30)
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )
     return text
 
 
@@ -138,8 +148,9 @@ def normalize_qname(qname: str) -> str:
     if qname == SECONDARY_NS_QNAME:
         return qname
     try:
-        return qname.encode("idna").decode("ascii").lower() if not qname.isascii() \
-            else qname.lower()
+        return (
+            qname.encode("idna").decode("ascii").lower() if not qname.isascii() else qname.lower()
+        )
     except UnicodeError:
         return qname
 
@@ -152,8 +163,9 @@ def zone_of(qname: str, zones: Sequence[str]) -> str | None:
     return None
 
 
-def validate_record(qname: str, rtype: str, value: str | None,
-                    zones: Sequence[str]) -> tuple[str, str | None]:
+def validate_record(
+    qname: str, rtype: str, value: str | None, zones: Sequence[str]
+) -> tuple[str, str | None]:
     """Check one custom record as the reference does (BEHAVIOUR.md §4.7), in its order, then
     check the value's syntax for its type. Returns the normalised (rtype, value).
 
@@ -163,8 +175,10 @@ def validate_record(qname: str, rtype: str, value: str | None,
     rtype = rtype.strip().upper()
     zone = zone_of(qname, zones)
     if zone is None and qname != SECONDARY_NS_QNAME:
-        raise ValidationError(f"{qname} is not a domain name or a subdomain of a domain name "
-                              "managed by this box.", field="qname")
+        raise ValidationError(
+            f"{qname} is not a domain name or a subdomain of a domain name managed by this box.",
+            field="qname",
+        )
     if value is None or qname == SECONDARY_NS_QNAME:
         return rtype, value
     if not NAME_RE.fullmatch(qname):
@@ -214,8 +228,9 @@ def check_value_syntax(rtype: str, value: str) -> None:
     except FormatError as exc:
         _refuse(rtype, value, str(exc))
     try:
-        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text,
-                                    origin=None, relativize=False)
+        rdata = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text, origin=None, relativize=False
+        )
     except dns.exception.DNSException as exc:
         _refuse(rtype, value, str(exc) or type(exc).__name__)
     except ValueError as exc:
@@ -230,12 +245,14 @@ def _refuse(rtype: str, value: str, detail: str) -> NoReturn:
     # control character at all (shown escaped).
     shown = value if len(value) <= 80 else value[:60] + f"… ({len(value)} characters)"
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-    raise ValidationError(f"Invalid {rtype} value '{shown}': use {_FORMS[rtype]} ({detail}).",
-                          field="value")
+    raise ValidationError(
+        f"Invalid {rtype} value '{shown}': use {_FORMS[rtype]} ({detail}).", field="value"
+    )
 
 
-def apply_action(records: Sequence[CustomRecord], qname: str, rtype: str, value: str | None,
-                 action: Action) -> tuple[list[CustomRecord], bool]:
+def apply_action(
+    records: Sequence[CustomRecord], qname: str, rtype: str, value: str | None, action: Action
+) -> tuple[list[CustomRecord], bool]:
     """The reference's edit of the record list (`set_custom_dns_record`): returns the new list
     and whether anything changed. `add` of an existing record and `remove` of a missing one
     change nothing; `set` replaces every value of qname+rtype; `remove` with no value drops

@@ -121,16 +121,23 @@ def load_key(directory: Path, basename: str) -> DnssecKey:
         if algorithm == 13:
             private = ec.derive_private_key(_b64int(fields["PrivateKey"]), ec.SECP256R1())
         elif algorithm in (7, 8):
-            public = rsa.RSAPublicNumbers(_b64int(fields["PublicExponent"]),
-                                          _b64int(fields["Modulus"]))
+            public = rsa.RSAPublicNumbers(
+                _b64int(fields["PublicExponent"]), _b64int(fields["Modulus"])
+            )
             private = rsa.RSAPrivateNumbers(
-                _b64int(fields["Prime1"]), _b64int(fields["Prime2"]),
-                _b64int(fields["PrivateExponent"]), _b64int(fields["Exponent1"]),
-                _b64int(fields["Exponent2"]), _b64int(fields["Coefficient"]), public,
+                _b64int(fields["Prime1"]),
+                _b64int(fields["Prime2"]),
+                _b64int(fields["PrivateExponent"]),
+                _b64int(fields["Exponent1"]),
+                _b64int(fields["Exponent2"]),
+                _b64int(fields["Coefficient"]),
+                public,
             ).private_key()
         else:
-            raise DnssecKeyError(f"DNSSEC key {basename} uses algorithm {algorithm}, which "
-                                 "this tool cannot sign with.")
+            raise DnssecKeyError(
+                f"DNSSEC key {basename} uses algorithm {algorithm}, which "
+                "this tool cannot sign with."
+            )
     except (KeyError, IndexError, ValueError, dns.exception.DNSException) as exc:
         raise DnssecKeyError(f"DNSSEC key {basename} is not in the ldns format: {exc}") from None
     assert isinstance(dnskey, DNSKEY)
@@ -143,9 +150,16 @@ def _private_text(algorithm: int, key: rsa.RSAPrivateKey | ec.EllipticCurvePriva
         value = key.private_numbers().private_value.to_bytes(32, "big")
         return head + "PrivateKey: " + base64.b64encode(value).decode("ascii") + "\n"
     n = key.private_numbers()
-    fields = (("Modulus", n.public_numbers.n), ("PublicExponent", n.public_numbers.e),
-              ("PrivateExponent", n.d), ("Prime1", n.p), ("Prime2", n.q), ("Exponent1", n.dmp1),
-              ("Exponent2", n.dmq1), ("Coefficient", n.iqmp))
+    fields = (
+        ("Modulus", n.public_numbers.n),
+        ("PublicExponent", n.public_numbers.e),
+        ("PrivateExponent", n.d),
+        ("Prime1", n.p),
+        ("Prime2", n.q),
+        ("Exponent1", n.dmp1),
+        ("Exponent2", n.dmq1),
+        ("Coefficient", n.iqmp),
+    )
     return head + "".join(f"{name}: {_intb64(value)}\n" for name, value in fields)
 
 
@@ -167,13 +181,16 @@ def generate_key(directory: Path, algorithm_name: str, role: Literal["ksk", "zsk
     # Private first and born 0600 (STORAGE.md §4.2); the public files are world-readable.
     atomic_write(directory / f"{basename}.private", _private_text(algorithm, private), mode=0o600)
     key_b64 = base64.b64encode(dnskey.key).decode("ascii")
-    atomic_write(directory / f"{basename}.key",
-                 f"{KEY_OWNER}.\tIN\tDNSKEY\t{flags} 3 {algorithm} {key_b64} "
-                 f";{{id = {tag} ({role}), size = {size}b}}\n")
+    atomic_write(
+        directory / f"{basename}.key",
+        f"{KEY_OWNER}.\tIN\tDNSKEY\t{flags} 3 {algorithm} {key_b64} "
+        f";{{id = {tag} ({role}), size = {size}b}}\n",
+    )
     if role == "ksk":
         ds = dns.dnssec.make_ds(owner, dnskey, "SHA256")
-        atomic_write(directory / f"{basename}.ds",
-                     f"{KEY_OWNER}.\tIN\tDS\t{ds.to_text(style=_TEXT_STYLE)}\n")
+        atomic_write(
+            directory / f"{basename}.ds", f"{KEY_OWNER}.\tIN\tDS\t{ds.to_text(style=_TEXT_STYLE)}\n"
+        )
     return basename
 
 
@@ -206,10 +223,19 @@ def load_keysets(directory: Path) -> list[KeySet]:
         domains: frozenset[str] | None = None
         if "DOMAINS" in values:
             listed = values["DOMAINS"].strip()
-            domains = frozenset() if listed in ("", "none") else frozenset(
-                d.strip() for d in listed.split(",") if d.strip())
-        sets.append(KeySet(name, load_key(directory, values["KSK"]),
-                           load_key(directory, values["ZSK"]), domains))
+            domains = (
+                frozenset()
+                if listed in ("", "none")
+                else frozenset(d.strip() for d in listed.split(",") if d.strip())
+            )
+        sets.append(
+            KeySet(
+                name,
+                load_key(directory, values["KSK"]),
+                load_key(directory, values["ZSK"]),
+                domains,
+            )
+        )
     return sets
 
 
@@ -240,8 +266,11 @@ def select_algorithm(directory: Path, algorithm_name: str) -> None:
         conf = directory / f"{name}.conf"
         if not conf.exists():
             continue
-        lines = [line for line in conf.read_text(encoding="utf-8").splitlines()
-                 if not line.strip().startswith("DOMAINS=")]
+        lines = [
+            line
+            for line in conf.read_text(encoding="utf-8").splitlines()
+            if not line.strip().startswith("DOMAINS=")
+        ]
         if name != algorithm_name:
             lines.append("DOMAINS=none")
         atomic_write(conf, "\n".join(lines) + "\n")
@@ -252,8 +281,9 @@ def signature_window(now: float) -> tuple[int, int]:
     `ldns-signzone -e YYYYMMDD`), inception 31 days before it so clocks running behind still
     accept the signatures and the window only moves once a day."""
     expiry_date = time.localtime(now + SIGNATURE_DAYS * 86400)
-    expiration = calendar.timegm((expiry_date.tm_year, expiry_date.tm_mon, expiry_date.tm_mday,
-                                  0, 0, 0, 0, 0, 0))
+    expiration = calendar.timegm(
+        (expiry_date.tm_year, expiry_date.tm_mon, expiry_date.tm_mday, 0, 0, 0, 0, 0, 0)
+    )
     return expiration - (SIGNATURE_DAYS + 1) * 86400, expiration
 
 
@@ -271,8 +301,9 @@ def ds_lines(zone: str, keysets: Sequence[KeySet]) -> str:
         for digest in ("SHA256", "SHA1"):
             # SHA-1 DS records are deprecated for new delegations (RFC 8624) but v0.51 lists
             # them and registrars may hold them, so the file keeps them for comparison.
-            ds = dns.dnssec.make_ds(origin, ks.ksk.dnskey, digest,
-                                    policy=dns.dnssec.allow_all_policy)
+            ds = dns.dnssec.make_ds(
+                origin, ks.ksk.dnskey, digest, policy=dns.dnssec.allow_all_policy
+            )
             out.append(f"{zone}.\t{DS_TTL}\tIN\tDS\t{ds.to_text(style=_TEXT_STYLE)}\n")
     return "".join(out)
 
@@ -307,8 +338,11 @@ class ZoneSigner:
 
         # Delegations (custom NS below the apex): only their NS/DS are authoritative there,
         # and what lies below them is glue, neither signed nor in the NSEC3 chain.
-        delegations = {name for name, node in parsed.nodes.items() if name != origin
-                       and node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS) is not None}
+        delegations = {
+            name
+            for name, node in parsed.nodes.items()
+            if name != origin and node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS) is not None
+        }
         authoritative: dict[dns.name.Name, list[dns.rdataset.Rdataset]] = {}
         for name, node in parsed.nodes.items():
             if any(name != d and name.is_subdomain(d) for d in delegations):
@@ -321,16 +355,28 @@ class ZoneSigner:
             dnskeys.add(ks.ksk.dnskey)
             dnskeys.add(ks.zsk.dnskey)
         apex.append(dnskeys)
-        apex.append(dns.rdataset.from_text(
-            dns.rdataclass.IN, dns.rdatatype.NSEC3PARAM, NSEC3PARAM_TTL,
-            f"{NSEC3_ALGORITHM} 0 {NSEC3_ITERATIONS} -"))
+        apex.append(
+            dns.rdataset.from_text(
+                dns.rdataclass.IN,
+                dns.rdatatype.NSEC3PARAM,
+                NSEC3PARAM_TTL,
+                f"{NSEC3_ALGORITHM} 0 {NSEC3_ITERATIONS} -",
+            )
+        )
 
         lines: list[str] = []
         self._emit_name(lines, origin, apex, origin, keysets, window, delegated=False)
         for name in sorted(authoritative):
             if name != origin:
-                self._emit_name(lines, name, authoritative[name], origin, keysets, window,
-                                delegated=name in delegations)
+                self._emit_name(
+                    lines,
+                    name,
+                    authoritative[name],
+                    origin,
+                    keysets,
+                    window,
+                    delegated=name in delegations,
+                )
         # Glue under delegations: served, not signed.
         for name, node in sorted(parsed.nodes.items()):
             if name not in authoritative:
@@ -339,10 +385,17 @@ class ZoneSigner:
         self._emit_nsec3(lines, authoritative, delegations, origin, nsec3_ttl, keysets, window)
         return SignedZone("".join(lines), ds_lines(zone, keysets))
 
-    def _emit_name(self, lines: list[str], name: dns.name.Name,
-                   rdatasets: list[dns.rdataset.Rdataset], origin: dns.name.Name,
-                   keysets: Sequence[KeySet], window: tuple[int, int], *,
-                   delegated: bool) -> None:
+    def _emit_name(
+        self,
+        lines: list[str],
+        name: dns.name.Name,
+        rdatasets: list[dns.rdataset.Rdataset],
+        origin: dns.name.Name,
+        keysets: Sequence[KeySet],
+        window: tuple[int, int],
+        *,
+        delegated: bool,
+    ) -> None:
         # The SOA leads the file, as in ldns-signzone's output.
         ordered = sorted(rdatasets, key=lambda r: (r.rdtype != dns.rdatatype.SOA, r.rdtype))
         for rds in ordered:
@@ -350,15 +403,20 @@ class ZoneSigner:
             lines.extend(rr_lines)
             if delegated and rds.rdtype != dns.rdatatype.DS:
                 continue
-            signers = [ks.ksk if rds.rdtype == dns.rdatatype.DNSKEY else ks.zsk
-                       for ks in keysets]
+            signers = [ks.ksk if rds.rdtype == dns.rdatatype.DNSKEY else ks.zsk for ks in keysets]
             for key in signers:
                 rrsig = self._signature(name, rds, tuple(rr_lines), key, origin, window)
                 lines.append(f"{name}\t{rds.ttl}\tIN\tRRSIG\t{rrsig.to_text(style=_TEXT_STYLE)}\n")
 
-    def _signature(self, name: dns.name.Name, rds: dns.rdataset.Rdataset,
-                   rr_lines: tuple[str, ...], key: DnssecKey, origin: dns.name.Name,
-                   window: tuple[int, int]) -> dns.rdata.Rdata:
+    def _signature(
+        self,
+        name: dns.name.Name,
+        rds: dns.rdataset.Rdataset,
+        rr_lines: tuple[str, ...],
+        key: DnssecKey,
+        origin: dns.name.Name,
+        window: tuple[int, int],
+    ) -> dns.rdata.Rdata:
         cache_key = (origin, key.algorithm, key.tag, tuple(sorted(rr_lines)))
         with self._lock:
             hit = self._cache.get(cache_key)
@@ -369,10 +427,16 @@ class ZoneSigner:
             self._cache[cache_key] = rrsig
         return rrsig
 
-    def _emit_nsec3(self, lines: list[str],
-                    authoritative: dict[dns.name.Name, list[dns.rdataset.Rdataset]],
-                    delegations: set[dns.name.Name], origin: dns.name.Name, ttl: int,
-                    keysets: Sequence[KeySet], window: tuple[int, int]) -> None:
+    def _emit_nsec3(
+        self,
+        lines: list[str],
+        authoritative: dict[dns.name.Name, list[dns.rdataset.Rdataset]],
+        delegations: set[dns.name.Name],
+        origin: dns.name.Name,
+        ttl: int,
+        keysets: Sequence[KeySet],
+        window: tuple[int, int],
+    ) -> None:
         types: dict[dns.name.Name, list[str]] = {}
         for name, rdatasets in authoritative.items():
             present = {r.rdtype for r in rdatasets}
@@ -388,41 +452,64 @@ class ZoneSigner:
             while parent != origin and len(parent) > len(origin):
                 parent = parent.parent()
                 types.setdefault(parent, [])
-        hashed = sorted((dns.dnssec.nsec3_hash(name, b"", NSEC3_ITERATIONS,
-                                               NSEC3_ALGORITHM).lower(), name) for name in types)
+        hashed = sorted(
+            (dns.dnssec.nsec3_hash(name, b"", NSEC3_ITERATIONS, NSEC3_ALGORITHM).lower(), name)
+            for name in types
+        )
         for i, (digest, name) in enumerate(hashed):
             following = hashed[(i + 1) % len(hashed)][0]
             owner = dns.name.Name((digest.encode("ascii"), *origin.labels))
             rds = dns.rdataset.from_text(
-                dns.rdataclass.IN, dns.rdatatype.NSEC3, ttl,
-                f"{NSEC3_ALGORITHM} 0 {NSEC3_ITERATIONS} - {following} " + " ".join(types[name]))
+                dns.rdataclass.IN,
+                dns.rdatatype.NSEC3,
+                ttl,
+                f"{NSEC3_ALGORITHM} 0 {NSEC3_ITERATIONS} - {following} " + " ".join(types[name]),
+            )
             self._emit_name(lines, owner, [rds], origin, keysets, window, delegated=False)
 
 
 # DNSSEC algorithm number -> (hash, curve size in bytes for ECDSA or 0 for RSA).
 _SIGNING: Final[dict[int, tuple[type[hashes.HashAlgorithm], int]]] = {
-    5: (hashes.SHA1, 0), 7: (hashes.SHA1, 0), 8: (hashes.SHA256, 0), 10: (hashes.SHA512, 0),
-    13: (hashes.SHA256, 32), 14: (hashes.SHA384, 48),
+    5: (hashes.SHA1, 0),
+    7: (hashes.SHA1, 0),
+    8: (hashes.SHA256, 0),
+    10: (hashes.SHA512, 0),
+    13: (hashes.SHA256, 32),
+    14: (hashes.SHA384, 48),
 }
 
 
-def make_rrsig(name: dns.name.Name, rds: dns.rdataset.Rdataset, key: DnssecKey,
-               signer: dns.name.Name, window: tuple[int, int]) -> dns.rdata.Rdata:
+def make_rrsig(
+    name: dns.name.Name,
+    rds: dns.rdataset.Rdataset,
+    key: DnssecKey,
+    signer: dns.name.Name,
+    window: tuple[int, int],
+) -> dns.rdata.Rdata:
     """The RRSIG over one RRset (RFC 4034 §3.1.8.1), signed directly with cryptography.
 
     dnspython's `dns.dnssec.sign` does the same with more general machinery; doing the
     canonical form here halves the cost of signing a box's zones (bench/dns_bench.py).
     """
     if key.algorithm not in _SIGNING:
-        return dns.dnssec.sign((name, rds), key.private_key, signer, key.dnskey,
-                               inception=window[0], expiration=window[1], origin=signer)
+        return dns.dnssec.sign(
+            (name, rds),
+            key.private_key,
+            signer,
+            key.dnskey,
+            inception=window[0],
+            expiration=window[1],
+            origin=signer,
+        )
     labels = len(name) - 1 - (1 if name.is_wild() else 0)
     # The RRSIG RDATA without its signature, in canonical form, is the signed prefix.
-    data = bytearray(struct.pack("!HBBIIIH", rds.rdtype, key.algorithm, labels, rds.ttl,
-                                 window[1], window[0], key.tag))
+    data = bytearray(
+        struct.pack(
+            "!HBBIIIH", rds.rdtype, key.algorithm, labels, rds.ttl, window[1], window[0], key.tag
+        )
+    )
     data += signer.to_digestable()
-    header = name.to_digestable() + struct.pack("!HHI", rds.rdtype, rds.rdclass,
-                                                         rds.ttl)
+    header = name.to_digestable() + struct.pack("!HHI", rds.rdtype, rds.rdclass, rds.ttl)
     for rdata in sorted({rd.to_digestable(signer) for rd in rds}):
         data += header + struct.pack("!H", len(rdata)) + rdata
     hash_cls, curve_bytes = _SIGNING[key.algorithm]
@@ -435,8 +522,18 @@ def make_rrsig(name: dns.name.Name, rds: dns.rdataset.Rdataset, key: DnssecKey,
         assert isinstance(private, rsa.RSAPrivateKey)
         signature = private.sign(bytes(data), padding.PKCS1v15(), hash_cls())
     return RRSIG(  # type: ignore[no-untyped-call]
-        rds.rdclass, dns.rdatatype.RRSIG, rds.rdtype, key.algorithm, labels, rds.ttl,
-        window[1], window[0], key.tag, signer, signature)
+        rds.rdclass,
+        dns.rdatatype.RRSIG,
+        rds.rdtype,
+        key.algorithm,
+        labels,
+        rds.ttl,
+        window[1],
+        window[0],
+        key.tag,
+        signer,
+        signature,
+    )
 
 
 def _rr_lines(name: dns.name.Name, rds: dns.rdataset.Rdataset) -> list[str]:

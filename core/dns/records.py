@@ -75,8 +75,9 @@ class ZoneFacts:
         # the primary hostname, and not pointed elsewhere by a custom record (DNS.md §4.2).
         served = self.mail_domains | {primary}
         elsewhere = domains_with_a_records_elsewhere(self.custom, self.ipv4)
-        www = frozenset(w for w in ("www." + z for z in zones)
-                        if w not in served and w not in elsewhere)
+        www = frozenset(
+            w for w in ("www." + z for z in zones) if w not in served and w not in elsewhere
+        )
         object.__setattr__(self, "dns_domains", dns_domains)
         object.__setattr__(self, "zones", zones)
         object.__setattr__(self, "www_redirects", www)
@@ -95,61 +96,86 @@ def domains_with_a_records_elsewhere(custom: Iterable[CustomRecord], ipv4: str) 
     """DNS.md §10 (v0.51): qnames with a CNAME, or an A/AAAA other than `local`/PUBLIC_IP.
 
     v0.51 quirk kept: an AAAA equal to PUBLIC_IPV6 also counts as elsewhere."""
-    return {r.qname for r in custom
-            if r.rtype == "CNAME" or (r.rtype in ("A", "AAAA") and r.value not in ("local", ipv4))}
+    return {
+        r.qname
+        for r in custom
+        if r.rtype == "CNAME" or (r.rtype in ("A", "AAAA") and r.value not in ("local", ipv4))
+    }
 
 
 # Explanations, verbatim from DNS.md §2 (they are shown by /dns/dump and the TUI).
 NS_HOST_A: Final = "Required. Sets the IP address of the box."
 NS_HOST_AAAA: Final = "Required. Sets the IPv6 address of the box."
-TLSA_25: Final = ("Recommended when DNSSEC is enabled. Advertises to mail servers connecting to "
-                  "the box that mandatory encryption should be used.")
-TLSA_443: Final = ("Optional. When DNSSEC is enabled, provides out-of-band HTTPS certificate "
-                   "validation for a few web clients that support it.")
-SSHFP_EXPL: Final = ("Optional. Provides an out-of-band method for verifying an SSH key before "
-                     "connecting. Use 'VerifyHostKeyDNS yes' (or 'VerifyHostKeyDNS ask') when "
-                     "connecting with ssh.")
+TLSA_25: Final = (
+    "Recommended when DNSSEC is enabled. Advertises to mail servers connecting to "
+    "the box that mandatory encryption should be used."
+)
+TLSA_443: Final = (
+    "Optional. When DNSSEC is enabled, provides out-of-band HTTPS certificate "
+    "validation for a few web clients that support it."
+)
+SSHFP_EXPL: Final = (
+    "Optional. Provides an out-of-band method for verifying an SSH key before "
+    "connecting. Use 'VerifyHostKeyDNS yes' (or 'VerifyHostKeyDNS ask') when "
+    "connecting with ssh."
+)
 SET_BY_USER: Final = "(Set by user.)"
-DAV_EXPL: Final = ("Recommended. Specifies the hostname of the server that handles "
-                   "CardDAV/CalDAV services for email addresses on this domain.")
-AUTODISCOVER_EXPL: Final = ("Provides email configuration autodiscovery support for Z-Push "
-                            "ActiveSync Autodiscover.")
-AUTOCONFIG_EXPL: Final = ("Provides email configuration autodiscovery support for Thunderbird "
-                          "Autoconfig.")
+DAV_EXPL: Final = (
+    "Recommended. Specifies the hostname of the server that handles "
+    "CardDAV/CalDAV services for email addresses on this domain."
+)
+AUTODISCOVER_EXPL: Final = (
+    "Provides email configuration autodiscovery support for Z-Push ActiveSync Autodiscover."
+)
+AUTOCONFIG_EXPL: Final = (
+    "Provides email configuration autodiscovery support for Thunderbird Autoconfig."
+)
 MTA_STS_HOST_EXPL: Final = "Optional. MTA-STS Policy Host serving /.well-known/mta-sts.txt."
-MTA_STS_TXT_EXPL: Final = ("Optional. Part of the MTA-STS policy for incoming mail. If set, a "
-                           "MTA-STS policy must also be published.")
+MTA_STS_TXT_EXPL: Final = (
+    "Optional. Part of the MTA-STS policy for incoming mail. If set, a "
+    "MTA-STS policy must also be published."
+)
 TLSRPT_EXPL: Final = "Optional. Enables MTA-STS reporting."
 
 
 def _default_a(domain: str) -> str:
-    return (f"Required. May have a different value. Sets the IP address that {domain} resolves "
-            "to for web hosting and other services besides mail. The A record must be present "
-            "but its value does not affect mail delivery.")
+    return (
+        f"Required. May have a different value. Sets the IP address that {domain} resolves "
+        "to for web hosting and other services besides mail. The A record must be present "
+        "but its value does not affect mail delivery."
+    )
 
 
 def _default_aaaa(domain: str) -> str:
-    return (f"Optional. Sets the IPv6 address that {domain} resolves to, e.g. for web hosting. "
-            "(It is not necessary for receiving mail on this domain.)")
+    return (
+        f"Optional. Sets the IPv6 address that {domain} resolves to, e.g. for web hosting. "
+        "(It is not necessary for receiving mail on this domain.)"
+    )
 
 
 def _www(domain: str, family: str) -> str:
-    return (f"Optional. Sets the {family} address that www.{domain} resolves to so that the box "
-            "can provide a redirect to the parent domain.")
+    return (
+        f"Optional. Sets the {family} address that www.{domain} resolves to so that the box "
+        "can provide a redirect to the parent domain."
+    )
 
 
 def _no_mail_spf(fqdn: str) -> str:
-    return ("Recommended. Prevents use of this domain name for outbound mail by specifying that "
-            f"no servers are valid sources for mail from @{fqdn}. If you do send email from this "
-            "domain name you should either override this record such that the SPF rule does "
-            "allow the originating server, or, take the recommended approach and have the box "
-            "handle mail for this domain (simply add any receiving alias at this domain name to "
-            "make this machine treat the domain name as one of its mail domains).")
+    return (
+        "Recommended. Prevents use of this domain name for outbound mail by specifying that "
+        f"no servers are valid sources for mail from @{fqdn}. If you do send email from this "
+        "domain name you should either override this record such that the SPF rule does "
+        "allow the originating server, or, take the recommended approach and have the box "
+        "handle mail for this domain (simply add any receiving alias at this domain name to "
+        "make this machine treat the domain name as one of its mail domains)."
+    )
 
 
 def _no_mail_dmarc(fqdn: str) -> str:
-    return ("Recommended. Prevents use of this domain name for outbound mail by specifying that "
-            f"the SPF rule should be honoured for mail from @{fqdn}.")
+    return (
+        "Recommended. Prevents use of this domain name for outbound mail by specifying that "
+        f"the SPF rule should be honoured for mail from @{fqdn}."
+    )
 
 
 def custom_for(domain: str, custom: Iterable[CustomRecord]) -> list[tuple[str | None, str, str]]:
@@ -171,8 +197,10 @@ class _Has:
         self.records = records
 
     def __call__(self, qname: str | None, rtype: str, prefix: str | None = None) -> bool:
-        return any(r.qname == qname and r.rtype == rtype
-                   and (prefix is None or r.value.startswith(prefix)) for r in self.records)
+        return any(
+            r.qname == qname and r.rtype == rtype and (prefix is None or r.value.startswith(prefix))
+            for r in self.records
+        )
 
 
 def build_zone(domain: str, facts: ZoneFacts, *, is_zone: bool = True) -> list[Rec]:
@@ -233,16 +261,23 @@ def build_zone(domain: str, facts: ZoneFacts, *, is_zone: bool = True) -> list[R
 
     # 5. Default A/AAAA, judged against the records before this step (DNS.md §4.2).
     has = _Has(list(records))
-    defaults: list[Rec] = [Rec(None, "A", ip4, _default_a(domain)),
-                           Rec(None, "AAAA", ip6, _default_aaaa(domain))]
+    defaults: list[Rec] = [
+        Rec(None, "A", ip4, _default_a(domain)),
+        Rec(None, "AAAA", ip6, _default_aaaa(domain)),
+    ]
     if is_zone and "www." + domain in facts.www_redirects:
-        defaults += [Rec("www", "A", ip4, _www(domain, "IP")),
-                     Rec("www", "AAAA", ip6, _www(domain, "IPv6"))]
+        defaults += [
+            Rec("www", "A", ip4, _www(domain, "IP")),
+            Rec("www", "AAAA", ip6, _www(domain, "IPv6")),
+        ]
     for rec in defaults:
         if not rec.value.strip():
             continue
-        if not has(rec.qname, rec.rtype) and not has(rec.qname, "CNAME") \
-                and not has(rec.qname, "A"):
+        if (
+            not has(rec.qname, rec.rtype)
+            and not has(rec.qname, "CNAME")
+            and not has(rec.qname, "A")
+        ):
             records.append(rec)
 
     # From here on the reference checks against the live list.
@@ -250,25 +285,48 @@ def build_zone(domain: str, facts: ZoneFacts, *, is_zone: bool = True) -> list[R
 
     # 6.–9. MX, SPF, DKIM, DMARC.
     if not has(None, "MX", prefix="10 "):
-        records.append(Rec(None, "MX", f"10 {primary}.",
-                           "Required. Specifies the hostname (and priority) of the machine that "
-                           f"handles @{domain} mail."))
+        records.append(
+            Rec(
+                None,
+                "MX",
+                f"10 {primary}.",
+                "Required. Specifies the hostname (and priority) of the machine that "
+                f"handles @{domain} mail.",
+            )
+        )
     if not has(None, "TXT", prefix="v=spf1 "):
-        records.append(Rec(None, "TXT", "v=spf1 mx -all",
-                           f"Recommended. Specifies that only the box is permitted to send "
-                           f"@{domain} mail."))
+        records.append(
+            Rec(
+                None,
+                "TXT",
+                "v=spf1 mx -all",
+                f"Recommended. Specifies that only the box is permitted to send @{domain} mail.",
+            )
+        )
     if facts.dkim is not None:
         dkim_qname, dkim_value = facts.dkim
         if not has(dkim_qname, "TXT", prefix="v=DKIM1; "):
-            records.append(Rec(dkim_qname, "TXT", dkim_value,
-                               "Recommended. Provides a way for recipients to verify that this "
-                               f"machine sent @{domain} mail."))
+            records.append(
+                Rec(
+                    dkim_qname,
+                    "TXT",
+                    dkim_value,
+                    "Recommended. Provides a way for recipients to verify that this "
+                    f"machine sent @{domain} mail.",
+                )
+            )
     if not has("_dmarc", "TXT", prefix="v=DMARC1; "):
-        records.append(Rec("_dmarc", "TXT", "v=DMARC1; p=quarantine",
-                           "Recommended. Specifies that mail that does not originate from the "
-                           f"box but claims to be from @{domain} or which does not have a valid "
-                           "DKIM signature is suspect and should be quarantined by the "
-                           "recipient's mail system."))
+        records.append(
+            Rec(
+                "_dmarc",
+                "TXT",
+                "v=DMARC1; p=quarantine",
+                "Recommended. Specifies that mail that does not originate from the "
+                f"box but claims to be from @{domain} or which does not have a valid "
+                "DKIM signature is suspect and should be quarantined by the "
+                "recipient's mail system.",
+            )
+        )
 
     # 10. No-mail policy for every other resolvable name (before steps 11–13, DNS.md §2 note).
     resolvable = list(dict.fromkeys(r.qname for r in records if r.rtype in ("A", "AAAA")))
@@ -290,22 +348,28 @@ def build_zone(domain: str, facts: ZoneFacts, *, is_zone: bool = True) -> list[R
 
     # 12. Autoconfiguration hosts.
     if has_users:
-        for host, rtype, value, expl in (("autodiscover", "A", ip4, AUTODISCOVER_EXPL),
-                                          ("autodiscover", "AAAA", ip6, AUTODISCOVER_EXPL),
-                                          ("autoconfig", "A", ip4, AUTOCONFIG_EXPL),
-                                          ("autoconfig", "AAAA", ip6, AUTOCONFIG_EXPL)):
+        for host, rtype, value, expl in (
+            ("autodiscover", "A", ip4, AUTODISCOVER_EXPL),
+            ("autodiscover", "AAAA", ip6, AUTODISCOVER_EXPL),
+            ("autoconfig", "A", ip4, AUTOCONFIG_EXPL),
+            ("autoconfig", "AAAA", ip6, AUTOCONFIG_EXPL),
+        ):
             if value.strip() and not has(host, rtype):
                 records.append(Rec(host, rtype, value, expl))
 
     # 13. MTA-STS.
-    mta_sts = [Rec("mta-sts", "A", ip4, MTA_STS_HOST_EXPL),
-               Rec("mta-sts", "AAAA", ip6, MTA_STS_HOST_EXPL)]
+    mta_sts = [
+        Rec("mta-sts", "A", ip4, MTA_STS_HOST_EXPL),
+        Rec("mta-sts", "AAAA", ip6, MTA_STS_HOST_EXPL),
+    ]
     if domain in facts.mail_domains and domain in facts.mta_sts_policy_domains:
-        mta_sts.append(Rec("_mta-sts", "TXT", "v=STSv1; id=" + facts.mta_sts_policy_id,
-                           MTA_STS_TXT_EXPL))
+        mta_sts.append(
+            Rec("_mta-sts", "TXT", "v=STSv1; id=" + facts.mta_sts_policy_id, MTA_STS_TXT_EXPL)
+        )
         if facts.tlsrpt_rua and not has("_smtp._tls", "TXT", prefix="v=TLSRPTv1;"):
-            mta_sts.append(Rec("_smtp._tls", "TXT", "v=TLSRPTv1; rua=" + facts.tlsrpt_rua,
-                               TLSRPT_EXPL))
+            mta_sts.append(
+                Rec("_smtp._tls", "TXT", "v=TLSRPTv1; rua=" + facts.tlsrpt_rua, TLSRPT_EXPL)
+            )
     for rec in mta_sts:
         if rec.value.strip() and not has(rec.qname, rec.rtype):
             records.append(rec)
@@ -321,8 +385,11 @@ _DUMP_RANK: Final = (("Required.", 0), ("Recommended.", 1))
 def dump_records(zone: str, records: Iterable[Rec]) -> tuple[DnsRecord, ...]:
     """BEHAVIOUR.md §4.8: visible records with full qnames, `Required.` first, then
     `Recommended.`, then the rest (stable otherwise)."""
-    visible = [DnsRecord(zone if r.qname is None else f"{r.qname}.{zone}", r.rtype, r.value,
-                         r.explanation) for r in records if r.explanation is not None]
+    visible = [
+        DnsRecord(zone if r.qname is None else f"{r.qname}.{zone}", r.rtype, r.value, r.explanation)
+        for r in records
+        if r.explanation is not None
+    ]
 
     def rank(rec: DnsRecord) -> int:
         for prefix, value in _DUMP_RANK:

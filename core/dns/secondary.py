@@ -63,15 +63,17 @@ def validate_entries(entries: Sequence[str], resolver: Resolver) -> None:
     for item in entries:
         if not item.startswith("xfr:"):
             if "*" in item or not is_dns_name(item) or not _resolves(item, resolver):
-                raise ValidationError(f"Could not resolve the IP address of {item}.",
-                                      field="hostnames")
+                raise ValidationError(
+                    f"Could not resolve the IP address of {item}.", field="hostnames"
+                )
             continue
         value = item[4:]
         try:
             nsd_address(value)
         except FormatError:
-            raise ValidationError(f"'{value}' is not an IPv4 or IPv6 address or subnet.",
-                                  field="hostnames") from None
+            raise ValidationError(
+                f"'{value}' is not an IPv4 or IPv6 address or subnet.", field="hostnames"
+            ) from None
 
 
 def _resolves(hostname: str, resolver: Resolver) -> bool:

@@ -121,8 +121,9 @@ class DsRecord:
 class DnsService:
     """The DNS area of a box (DNS.md, BEHAVIOUR.md §4)."""
 
-    def __init__(self, box: Box, *, resolver: Resolver = system_resolver,
-                 host: DnsHost | None = None) -> None:
+    def __init__(
+        self, box: Box, *, resolver: Resolver = system_resolver, host: DnsHost | None = None
+    ) -> None:
         self._box = box
         config = box.config
         self.resolver = resolver
@@ -162,14 +163,19 @@ class DnsService:
     # --- facts --------------------------------------------------------------------------------
 
     def _custom_file(self) -> CustomFile:
-        return self._files.get("custom", file_stamp([self.custom_yaml]),
-                               lambda: custom_mod.read_custom_file(self.custom_yaml))
+        return self._files.get(
+            "custom",
+            file_stamp([self.custom_yaml]),
+            lambda: custom_mod.read_custom_file(self.custom_yaml),
+        )
 
     def _domains(self) -> tuple[frozenset[str], frozenset[str]]:
         def compute() -> tuple[frozenset[str], frozenset[str]]:
-            users = frozenset(r[0].rpartition("@")[2]
-                              for r in self._box.db.query("SELECT email FROM users"))
+            users = frozenset(
+                r[0].rpartition("@")[2] for r in self._box.db.query("SELECT email FROM users")
+            )
             return frozenset(self._box.mail.housekeeping.mail_domains()), users
+
         return self._box.db.cached("dns-domains", compute)
 
     def _secondary_setting(self, custom: CustomFile) -> str:
@@ -183,20 +189,34 @@ class DnsService:
         dkim = self._files.get("dkim", file_stamp([dkim_txt]), lambda: _read_dkim(dkim_txt))
         ssl_files = [self.ssl_dir / "ssl_certificate.pem", self.ssl_dir / "ssl_private_key.pem"]
         tlsa = self._files.get("tlsa", file_stamp(ssl_files), lambda: tlsa_value(self.ssl_dir))
-        sshfp = self._files.get("sshfp", file_stamp(ssh_host_key_files(self.ssh_dir)),
-                                lambda: sshfp_values(self.ssh_dir))
-        policy_id = self._files.get("mta-sts-id", file_stamp([self.mta_sts_policy]),
-                                    lambda: mta_sts_policy_id(self.mta_sts_policy))
+        sshfp = self._files.get(
+            "sshfp",
+            file_stamp(ssh_host_key_files(self.ssh_dir)),
+            lambda: sshfp_values(self.ssh_dir),
+        )
+        policy_id = self._files.get(
+            "mta-sts-id",
+            file_stamp([self.mta_sts_policy]),
+            lambda: mta_sts_policy_id(self.mta_sts_policy),
+        )
         policy_domains: frozenset[str] = frozenset()
         if policy_id:
             policy_domains = self._mta_sts_domains(mail_domains)
         facts = ZoneFacts(
-            primary_hostname=config.primary_hostname, ipv4=config.public_ip,
-            ipv6=config.public_ipv6, mail_domains=mail_domains, user_domains=user_domains,
-            custom=custom.real_records, secondary_hostnames=ns_hostnames(
-                self._secondary_setting(custom)),
-            dkim=dkim, tlsa=tlsa, sshfp=sshfp, mta_sts_policy_domains=policy_domains,
-            mta_sts_policy_id=policy_id, tlsrpt_rua=config.extra.get("MTA_STS_TLSRPT_RUA", ""))
+            primary_hostname=config.primary_hostname,
+            ipv4=config.public_ip,
+            ipv6=config.public_ipv6,
+            mail_domains=mail_domains,
+            user_domains=user_domains,
+            custom=custom.real_records,
+            secondary_hostnames=ns_hostnames(self._secondary_setting(custom)),
+            dkim=dkim,
+            tlsa=tlsa,
+            sshfp=sshfp,
+            mta_sts_policy_domains=policy_domains,
+            mta_sts_policy_id=policy_id,
+            tlsrpt_rua=config.extra.get("MTA_STS_TLSRPT_RUA", ""),
+        )
         return facts, custom
 
     def _mta_sts_domains(self, mail_domains: frozenset[str]) -> frozenset[str]:
@@ -205,10 +225,14 @@ class DnsService:
         primary = self._box.config.primary_hostname
         now = self._box.clock()
         names = {primary} | {"mta-sts." + d for d in mail_domains}
-        key = (file_stamp([self.ssl_dir, *self.ssl_dir.glob("*")]), int(now // 86400),
-               tuple(sorted(names)))
-        valid = self._files.get("certs", key,
-                                lambda: valid_certificate_names(self.ssl_dir, names, now))
+        key = (
+            file_stamp([self.ssl_dir, *self.ssl_dir.glob("*")]),
+            int(now // 86400),
+            tuple(sorted(names)),
+        )
+        valid = self._files.get(
+            "certs", key, lambda: valid_certificate_names(self.ssl_dir, names, now)
+        )
         if primary not in valid:
             return frozenset()
         return frozenset(d for d in mail_domains if "mta-sts." + d in valid)
@@ -218,8 +242,9 @@ class DnsService:
             listing = sorted(self.dnssec_dir.iterdir())
         except OSError:
             listing = []
-        return self._files.get("keysets", file_stamp(listing),
-                               lambda: load_keysets(self.dnssec_dir))
+        return self._files.get(
+            "keysets", file_stamp(listing), lambda: load_keysets(self.dnssec_dir)
+        )
 
     def _ensure_keys(self) -> None:
         """Keys setup would have made (STORAGE.md §3–§5): DKIM, the TLS key, DNSSEC keys."""
@@ -237,15 +262,21 @@ class DnsService:
     def zone_list(self) -> tuple[Zone, ...]:
         """Each zone with the DNS domains it holds (DNS.md §1)."""
         facts = self._facts()[0]
-        return tuple(Zone(z, tuple(d for d in facts.dns_domains
-                                   if d == z or d.endswith("." + z)), zone_file_name(z))
-                     for z in facts.zones)
+        return tuple(
+            Zone(
+                z,
+                tuple(d for d in facts.dns_domains if d == z or d.endswith("." + z)),
+                zone_file_name(z),
+            )
+            for z in facts.zones
+        )
 
     def _check_zone(self, zone: str, facts: ZoneFacts) -> str:
         zone = custom_mod.normalize_qname(zone)
         if zone not in facts.zones:
-            raise ValidationError(f"{zone} is not a domain name that corresponds to a zone.",
-                                  field="zone")
+            raise ValidationError(
+                f"{zone} is not a domain name that corresponds to a zone.", field="zone"
+            )
         return zone
 
     def records(self, zone: str) -> tuple[DnsRecord, ...]:
@@ -276,13 +307,17 @@ class DnsService:
             return (self.zones_dir / zone_file_name(zone)).read_text(encoding="utf-8")
         except FileNotFoundError:
             text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
-            return with_serial(text, decide_serial(text, None, self._box.clock(),
-                                                   force=True).serial)
+            return with_serial(
+                text, decide_serial(text, None, self._box.clock(), force=True).serial
+            )
 
     def domains_with_a_records_elsewhere(self) -> frozenset[str]:
         """DNS.md §10: names whose website is hosted elsewhere (for the web and TLS areas)."""
-        return frozenset(domains_with_a_records_elsewhere(self._custom_file().records,
-                                                          self._box.config.public_ip))
+        return frozenset(
+            domains_with_a_records_elsewhere(
+                self._custom_file().records, self._box.config.public_ip
+            )
+        )
 
     # --- the update ---------------------------------------------------------------------------
 
@@ -305,8 +340,9 @@ class DnsService:
         """The update as step 4 of the post-change housekeeping (BEHAVIOUR.md §3.12)."""
         return list(self._update().lines)
 
-    def _plan(self, facts: ZoneFacts, force: bool, problems: list[str]) -> Iterator[
-            tuple[str, Path, str | None, str, bool]]:
+    def _plan(
+        self, facts: ZoneFacts, force: bool, problems: list[str]
+    ) -> Iterator[tuple[str, Path, str | None, str, bool]]:
         """Per zone: (zone, path, existing text, new text with serial, changed). A zone the
         zone-text validator refuses to render is left out, with a line in `problems`."""
         now = self._box.clock()
@@ -315,16 +351,18 @@ class DnsService:
             try:
                 text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
             except FormatError as exc:
-                problems.append(f"DNS zone {zone} was not updated and keeps its last good "
-                                f"version: a record cannot be written to a zone file ({exc}).")
+                problems.append(
+                    f"DNS zone {zone} was not updated and keeps its last good "
+                    f"version: a record cannot be written to a zone file ({exc})."
+                )
                 continue
             existing = _read_or_none(path)
             signed_path = path.with_name(path.name + ".signed")
             # Re-read the signed file only when it changed, or hourly (expiry is time-bound).
             key = file_stamp([signed_path]) + (now // 3600,)
             expiry_ok = self._files.get(
-                "signed:" + zone, key,
-                functools.partial(_signatures_fresh, signed_path, now))
+                "signed:" + zone, key, functools.partial(_signatures_fresh, signed_path, now)
+            )
             decision = decide_serial(text, existing, now, force=force or not expiry_ok)
             yield zone, path, existing, with_serial(text, decision.serial), decision.changed
 
@@ -342,8 +380,11 @@ class DnsService:
             facts, custom = self._facts()  # again: the keys just made feed DKIM and TLSA
             now = self._box.clock()
             updated: list[str] = []
-            work = [(zone, path, text) for zone, path, _existing, text, changed
-                    in self._plan(facts, force, problems) if changed and keysets]
+            work = [
+                (zone, path, text)
+                for zone, path, _existing, text, changed in self._plan(facts, force, problems)
+                if changed and keysets
+            ]
 
             def sign(item: tuple[str, Path, str]) -> SignedZone | Exception:
                 zone, _path, text = item
@@ -361,8 +402,9 @@ class DnsService:
             for (zone, path, text), signed in zip(work, results, strict=True):
                 if isinstance(signed, Exception):
                     # A zone that fails to build keeps its last good files.
-                    problems.append(f"DNS zone {zone} was not updated and keeps its last good "
-                                    f"version: {signed}")
+                    problems.append(
+                        f"DNS zone {zone} was not updated and keeps its last good version: {signed}"
+                    )
                     continue
                 atomic_write(path, text)
                 atomic_write(path.with_name(path.name + ".signed"), signed.text)
@@ -372,8 +414,10 @@ class DnsService:
                 conf: str | None = self._zones_conf_text(facts, custom)
             except FormatError as exc:
                 conf = None
-                problems.append("nsd's zone list (zones.conf) was not updated and keeps its "
-                                f"last good version: {exc}.")
+                problems.append(
+                    "nsd's zone list (zones.conf) was not updated and keeps its "
+                    f"last good version: {exc}."
+                )
             if conf is not None and _read_or_none(self.zones_conf) != conf:
                 atomic_write(self.zones_conf, conf)
                 if not updated:
@@ -402,8 +446,9 @@ class DnsService:
         try:
             tables = render_opendkim_tables(domains, str(key_file))
         except FormatError as exc:
-            problems.append("OpenDKIM's tables were not updated and keep their last good "
-                            f"version: {exc}.")
+            problems.append(
+                f"OpenDKIM's tables were not updated and keep their last good version: {exc}."
+            )
             return False
         changed = False
         for name, content in tables.items():
@@ -426,14 +471,16 @@ class DnsService:
             return tuple(diffs)  # the update would keep the last good zones.conf
         existing_conf = _read_or_none(self.zones_conf)
         if existing_conf != conf:
-            diffs.append(FileDiff("zones.conf", self.zones_conf,
-                                  _diff("zones.conf", existing_conf, conf)))
+            diffs.append(
+                FileDiff("zones.conf", self.zones_conf, _diff("zones.conf", existing_conf, conf))
+            )
         return tuple(diffs)
 
     # --- custom records -----------------------------------------------------------------------
 
-    def custom_records(self, qname: str | None = None,
-                       rtype: str | None = None) -> tuple[CustomRecord, ...]:
+    def custom_records(
+        self, qname: str | None = None, rtype: str | None = None
+    ) -> tuple[CustomRecord, ...]:
         """Custom records in file order (BEHAVIOUR.md §4.6), optionally only qname+rtype
         (§4.7 GET); the secondary nameserver setting is not a record."""
         records = self._custom_file().real_records
@@ -443,9 +490,15 @@ class DnsService:
             records = tuple(r for r in records if r.qname == qname and r.rtype == wanted)
         return records
 
-    def add_custom_record(self, qname: str, rtype: str = "A", value: str = "", *,
-                          default_address: str | None = None,
-                          actor: Actor) -> Change:
+    def add_custom_record(
+        self,
+        qname: str,
+        rtype: str = "A",
+        value: str = "",
+        *,
+        default_address: str | None = None,
+        actor: Actor,
+    ) -> Change:
         """Add one more value for qname+rtype (POST /dns/custom/...). An empty A/AAAA value
         takes `default_address` (the caller's IP).
 
@@ -458,9 +511,15 @@ class DnsService:
         """
         return self._edit(qname, rtype, value, "add", actor, default_address)
 
-    def set_custom_record(self, qname: str, rtype: str = "A", value: str = "", *,
-                          default_address: str | None = None,
-                          actor: Actor) -> Change:
+    def set_custom_record(
+        self,
+        qname: str,
+        rtype: str = "A",
+        value: str = "",
+        *,
+        default_address: str | None = None,
+        actor: Actor,
+    ) -> Change:
         """Replace every value of qname+rtype with `value` (PUT /dns/custom/...).
 
         Raises:
@@ -468,8 +527,9 @@ class DnsService:
         """
         return self._edit(qname, rtype, value, "set", actor, default_address)
 
-    def remove_custom_record(self, qname: str, rtype: str = "A", value: str | None = None, *,
-                             actor: Actor) -> Change:
+    def remove_custom_record(
+        self, qname: str, rtype: str = "A", value: str | None = None, *, actor: Actor
+    ) -> Change:
         """Remove that value of qname+rtype, or all of them when `value` is empty (DELETE).
 
         Raises:
@@ -477,8 +537,15 @@ class DnsService:
         """
         return self._edit(qname, rtype, value, "remove", actor, None)
 
-    def _edit(self, qname: str, rtype: str, value: str | None, action: Action, actor: Actor,
-              default_address: str | None) -> Change:
+    def _edit(
+        self,
+        qname: str,
+        rtype: str,
+        value: str | None,
+        action: Action,
+        actor: Actor,
+        default_address: str | None,
+    ) -> Change:
         qname = custom_mod.normalize_qname(qname)
         rtype = (rtype or "A").strip().upper()
         with self._box.audit.recording(actor, f"{action} DNS record", f"{qname} {rtype}"):
@@ -522,8 +589,7 @@ class DnsService:
         validate_entries(entries, self.resolver)
         return " ".join(entries)
 
-    def _change_custom(self, qname: str, rtype: str, value: str | None,
-                       action: Action) -> bool:
+    def _change_custom(self, qname: str, rtype: str, value: str | None, action: Action) -> bool:
         with self._locked():
             current = custom_mod.read_custom_file(self.custom_yaml)
             if current.problems:
@@ -536,8 +602,9 @@ class DnsService:
                 try:
                     text = custom_mod.render_custom_yaml(new)
                 except FormatError as exc:
-                    raise ValidationError(f"That value cannot be stored in dns/custom.yaml "
-                                          f"({exc}).", field="value") from None
+                    raise ValidationError(
+                        f"That value cannot be stored in dns/custom.yaml ({exc}).", field="value"
+                    ) from None
                 atomic_write(self.custom_yaml, text)
         return changed
 
@@ -554,12 +621,14 @@ class DnsService:
         zone = custom_mod.zone_of(qname, facts.zones)
         if zone is None or _zone_problem(zone, facts) is not None:
             return
-        after = dataclasses.replace(facts, custom=tuple(
-            r for r in new if r.qname != SECONDARY_NS_QNAME))
+        after = dataclasses.replace(
+            facts, custom=tuple(r for r in new if r.qname != SECONDARY_NS_QNAME)
+        )
         problem = _zone_problem(zone, after)
         if problem is not None:
-            raise ValidationError(f"That record would stop the zone {zone} from updating "
-                                  f"({problem}).", field="value")
+            raise ValidationError(
+                f"That record would stop the zone {zone} from updating ({problem}).", field="value"
+            )
 
     # --- secondary nameservers ----------------------------------------------------------------
 
@@ -567,8 +636,7 @@ class DnsService:
         """The raw entries of the setting, `xfr:` ones included (BEHAVIOUR.md §4.4)."""
         return tuple(h for h in self._secondary_setting(self._custom_file()).split(" ") if h)
 
-    def set_secondary_nameservers(self, hostnames: str | Sequence[str], *,
-                                  actor: Actor) -> Change:
+    def set_secondary_nameservers(self, hostnames: str | Sequence[str], *, actor: Actor) -> Change:
         """Replace the setting (an empty list clears it), then run the DNS update.
 
         Raises:
@@ -578,8 +646,7 @@ class DnsService:
         entries = parse_entries(hostnames)
         with self._box.audit.recording(actor, "set secondary nameservers", " ".join(entries)):
             validate_entries(entries, self.resolver)
-            stored = self._change_custom(SECONDARY_NS_QNAME, "A", " ".join(entries) or None,
-                                         "set")
+            stored = self._change_custom(SECONDARY_NS_QNAME, "A", " ".join(entries) or None, "set")
             self._xfr.forget()
         result = self._update()
         return dataclasses.replace(result, changed=stored or result.changed)
@@ -601,8 +668,11 @@ class DnsService:
             fields = line.split("\t")
             if len(fields) == 5 and fields[3] == "DS":
                 tag, alg, digest_type, digest = fields[4].split(" ", 3)
-                out.append(DsRecord(zone, int(tag), int(alg), int(digest_type),
-                                    digest.replace(" ", ""), line))
+                out.append(
+                    DsRecord(
+                        zone, int(tag), int(alg), int(digest_type), digest.replace(" ", ""), line
+                    )
+                )
         return tuple(out)
 
     def dnssec_algorithms(self, zone: str | None = None) -> tuple[str, ...]:
@@ -622,13 +692,15 @@ class DnsService:
         """
         with self._box.audit.recording(actor, "set DNSSEC algorithm", algorithm):
             if algorithm not in SELECTABLE:
-                raise ValidationError(f"Unknown DNSSEC algorithm '{algorithm}'. Choose "
-                                      + " or ".join(SELECTABLE) + ".", field="algorithm")
+                raise ValidationError(
+                    f"Unknown DNSSEC algorithm '{algorithm}'. Choose "
+                    + " or ".join(SELECTABLE)
+                    + ".",
+                    field="algorithm",
+                )
             with self._locked():
                 select_algorithm(self.dnssec_dir, algorithm)
                 return self._update(force=True)
-
-
 
 
 def _check_name_lengths(qname: str, rtype: str, value: str) -> None:
@@ -649,8 +721,7 @@ def _zone_problem(zone: str, facts: ZoneFacts) -> str | None:
     """Why the zone would not build (render, then parse as the signer parses it), or None."""
     try:
         text = render_zone(zone, facts.primary_hostname, build_zone(zone, facts))
-        dns.zone.from_text(with_serial(text, "1"), origin=zone, relativize=False,
-                           check_origin=True)
+        dns.zone.from_text(with_serial(text, "1"), origin=zone, relativize=False, check_origin=True)
     except (FormatError, dns.exception.DNSException, ValueError) as exc:
         return str(exc) or type(exc).__name__
     return None
@@ -673,7 +744,11 @@ def _read_dkim(path: Path) -> tuple[str, str] | None:
 
 
 def _diff(name: str, old: str | None, new: str) -> str:
-    return "".join(difflib.unified_diff(
-        (old or "").splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile=f"{name} (now)" if old is not None else "/dev/null",
-        tofile=f"{name} (after update)"))
+    return "".join(
+        difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{name} (now)" if old is not None else "/dev/null",
+            tofile=f"{name} (after update)",
+        )
+    )

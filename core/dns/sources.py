@@ -24,8 +24,16 @@ from core.tls import ensure_tls_key, tlsa_value, valid_certificate_names
 
 # The TLS readers live in core.tls; the DNS update uses them from here.
 __all__ = [
-    "DKIM_SELECTOR", "FileCache", "ensure_dkim_key", "ensure_tls_key", "file_stamp",
-    "mta_sts_policy_id", "parse_dkim_txt", "ssh_host_key_files", "sshfp_values", "tlsa_value",
+    "DKIM_SELECTOR",
+    "FileCache",
+    "ensure_dkim_key",
+    "ensure_tls_key",
+    "file_stamp",
+    "mta_sts_policy_id",
+    "parse_dkim_txt",
+    "ssh_host_key_files",
+    "sshfp_values",
+    "tlsa_value",
     "valid_certificate_names",
 ]
 
@@ -34,8 +42,7 @@ T = TypeVar("T")
 DKIM_SELECTOR: Final = "mail"
 # The reference's parse of OpenDKIM's mail.txt (DNS.md §2 step 8).
 _DKIM_RE: Final = re.compile(r'(\S+)\s+IN\s+TXT\s+\( ((?:"[^"]+"\s+)+)\)', re.S)
-_SSHFP_ALGORITHMS: Final = {"ssh-rsa": 1, "ssh-dss": 2, "ecdsa-sha2-nistp256": 3,
-                            "ssh-ed25519": 4}
+_SSHFP_ALGORITHMS: Final = {"ssh-rsa": 1, "ssh-dss": 2, "ecdsa-sha2-nistp256": 3, "ssh-ed25519": 4}
 
 
 def file_stamp(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -73,6 +80,7 @@ class FileCache:
 
 # --- DKIM -----------------------------------------------------------------------------------
 
+
 def ensure_dkim_key(dkim_dir: Path, hostname: str) -> bool:
     """Create `mail.private` (RSA-2048, 0600) and `mail.txt` as `opendkim-genkey -b 2048 -r -s
     mail` does at setup, unless the key exists. True if created."""
@@ -80,16 +88,23 @@ def ensure_dkim_key(dkim_dir: Path, hostname: str) -> bool:
     if private_path.exists():
         return False
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM,
-                            serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption())
-    public = base64.b64encode(key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = base64.b64encode(
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).decode()
     p = "p=" + public
-    chunks = [p[i:i + 250] for i in range(0, len(p), 250)]
-    record = (f'{DKIM_SELECTOR}._domainkey\tIN\tTXT\t( "v=DKIM1; h=sha256; k=rsa; s=email; "\n'
-              + "".join(f'\t  "{c}"\n' for c in chunks[:-1])
-              + f'\t  "{chunks[-1]}" )  ; ----- DKIM key {DKIM_SELECTOR} for {hostname}\n')
+    chunks = [p[i : i + 250] for i in range(0, len(p), 250)]
+    record = (
+        f'{DKIM_SELECTOR}._domainkey\tIN\tTXT\t( "v=DKIM1; h=sha256; k=rsa; s=email; "\n'
+        + "".join(f'\t  "{c}"\n' for c in chunks[:-1])
+        + f'\t  "{chunks[-1]}" )  ; ----- DKIM key {DKIM_SELECTOR} for {hostname}\n'
+    )
     atomic_write(private_path, pem, mode=0o600)
     atomic_write(dkim_dir / "mail.txt", record)
     return True
@@ -104,6 +119,7 @@ def parse_dkim_txt(text: str) -> tuple[str, str] | None:
 
 
 # --- SSHFP ----------------------------------------------------------------------------------
+
 
 def ssh_host_key_files(ssh_dir: Path) -> list[Path]:
     try:
@@ -132,12 +148,14 @@ def sshfp_values(ssh_dir: Path) -> tuple[str, ...]:
             blob = base64.b64decode(b64, validate=True)
         except ValueError:
             continue
-        values.append(f"{_SSHFP_ALGORITHMS[keytype]} 2 ( "
-                      f"{hashlib.sha256(blob).hexdigest().upper()} )")
+        values.append(
+            f"{_SSHFP_ALGORITHMS[keytype]} 2 ( {hashlib.sha256(blob).hexdigest().upper()} )"
+        )
     return tuple(values)
 
 
 # --- MTA-STS ----------------------------------------------------------------------------------
+
 
 def mta_sts_policy_id(policy_file: Path) -> str:
     """First 20 characters of base64(SHA-1(policy)) with `A` for `+` and `/`; "" if none."""

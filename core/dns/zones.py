@@ -72,8 +72,9 @@ class SerialDecision:
     serial: str
 
 
-def decide_serial(new_text: str, existing_text: str | None, now: float, *,
-                  force: bool) -> SerialDecision:
+def decide_serial(
+    new_text: str, existing_text: str | None, now: float, *, force: bool
+) -> SerialDecision:
     """DNS.md §6.1: same content (serial aside) and not forced → unchanged; otherwise the date
     serial, or the existing serial + 1 when that is not lower."""
     serial = date_serial(now)
@@ -81,8 +82,9 @@ def decide_serial(new_text: str, existing_text: str | None, now: float, *,
         match = _SERIAL_RE.search(existing_text)
         if match:
             existing_serial = match.group(1)
-            without = existing_text.replace(match.group(0),
-                                            SERIAL_PLACEHOLDER + "     ; serial number")
+            without = existing_text.replace(
+                match.group(0), SERIAL_PLACEHOLDER + "     ; serial number"
+            )
             if without == new_text and not force:
                 return SerialDecision(False, existing_serial)
             # Compared as strings, as the reference does.

@@ -16,7 +16,16 @@ from core.host.door import (
 )
 
 __all__ = [
-    "CANDIDATE", "DEFAULT_TIMEOUT", "SEARCH_PATH", "Host", "RunResult", "ServiceManager",
-    "ServiceOutcome", "ServiceResult", "SwapOutcome", "SwapResult", "service_command",
+    "CANDIDATE",
+    "DEFAULT_TIMEOUT",
+    "SEARCH_PATH",
+    "Host",
+    "RunResult",
+    "ServiceManager",
+    "ServiceOutcome",
+    "ServiceResult",
+    "SwapOutcome",
+    "SwapResult",
+    "service_command",
     "systemctl_command",
 ]

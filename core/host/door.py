@@ -142,8 +142,13 @@ class Host:
     command; both exist so a test can point them at real programs of its own.
     """
 
-    def __init__(self, config: BoxConfig, *, path: str = SEARCH_PATH,
-                 service_manager: ServiceManager = service_command) -> None:
+    def __init__(
+        self,
+        config: BoxConfig,
+        *,
+        path: str = SEARCH_PATH,
+        service_manager: ServiceManager = service_command,
+    ) -> None:
         self.config = config
         self._path = path
         self._service_manager = service_manager
@@ -160,8 +165,13 @@ class Host:
             return name if os.access(name, os.X_OK) and os.path.isfile(name) else None
         return shutil.which(name, path=self._path)
 
-    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT,
-            env: Mapping[str, str] | None = None) -> RunResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> RunResult:
         """Run `argv` (no shell), its output captured as text, stdin empty.
 
         `env` adds to (or overrides in) the inherited environment. A program that does not
@@ -176,9 +186,15 @@ class Host:
         environment = None if env is None else {**os.environ, **env}
         try:
             process = subprocess.Popen(
-                [program, *args[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, errors="replace", env=environment,
-                start_new_session=True)
+                [program, *args[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=environment,
+                start_new_session=True,
+            )
         except FileNotFoundError:
             return RunResult(args, None, missing=True)
         except OSError as exc:
@@ -199,41 +215,62 @@ class Host:
 
     # --- services ---------------------------------------------------------------------------
 
-    def reload(self, service: str, *, program: str | None = None,
-               timeout: float = DEFAULT_TIMEOUT) -> ServiceResult:
+    def reload(
+        self, service: str, *, program: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> ServiceResult:
         """Make `service` re-read its configuration (`service NAME reload`)."""
         return self._service(service, "reload", program, timeout)
 
-    def restart(self, service: str, *, program: str | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> ServiceResult:
+    def restart(
+        self, service: str, *, program: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> ServiceResult:
         """Restart `service` (`service NAME restart`)."""
         return self._service(service, "restart", program, timeout)
 
     def installed(self, program: str) -> bool:
         return self.which(program) is not None
 
-    def _service(self, service: str, action: str, program: str | None,
-                 timeout: float) -> ServiceResult:
+    def _service(
+        self, service: str, action: str, program: str | None, timeout: float
+    ) -> ServiceResult:
         past = _PAST.get(action, action)
         # A local box never touches the machine's services, installed or not (so its
         # results are the same on every machine).
         if self.is_local:
-            return ServiceResult(service, action, ServiceOutcome.LOCAL,
-                                 f"this is a local box: {service} not {past}")
+            return ServiceResult(
+                service, action, ServiceOutcome.LOCAL, f"this is a local box: {service} not {past}"
+            )
         if not self.installed(program or service):
-            return ServiceResult(service, action, ServiceOutcome.ABSENT,
-                                 f"{service} is not installed here: not {past}")
+            return ServiceResult(
+                service,
+                action,
+                ServiceOutcome.ABSENT,
+                f"{service} is not installed here: not {past}",
+            )
         done = self.run(self._service_manager(service, action), timeout=timeout)
         if not done.ok:
-            return ServiceResult(service, action, ServiceOutcome.FAILED,
-                                 f"{service} could not be {past}: {done.detail}", done)
+            return ServiceResult(
+                service,
+                action,
+                ServiceOutcome.FAILED,
+                f"{service} could not be {past}: {done.detail}",
+                done,
+            )
         return ServiceResult(service, action, ServiceOutcome.DONE, "", done)
 
     # --- configuration swaps ----------------------------------------------------------------
 
-    def swap_config(self, path: Path | str, new_text: str, *,
-                    test_argv: Sequence[str] | None, service: str, mode: int = 0o644,
-                    program: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> SwapResult:
+    def swap_config(
+        self,
+        path: Path | str,
+        new_text: str,
+        *,
+        test_argv: Sequence[str] | None,
+        service: str,
+        mode: int = 0o644,
+        program: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> SwapResult:
         """Test `new_text` as the config at `path`, swap it in, reload `service`; if the
         reload fails, put the previous file back and reload again.
 
@@ -262,18 +299,30 @@ class Host:
                 with contextlib.suppress(FileNotFoundError):
                     candidate.unlink()
             if not test.ok and (service_here or not test.missing):
-                return SwapResult(path, service, SwapOutcome.REFUSED,
-                                  f"{path.name} was not changed: its test failed: "
-                                  f"{test.detail}", test=test)
+                return SwapResult(
+                    path,
+                    service,
+                    SwapOutcome.REFUSED,
+                    f"{path.name} was not changed: its test failed: {test.detail}",
+                    test=test,
+                )
         atomic_write(path, new, mode=mode)
         if self.is_local:
-            return SwapResult(path, service, SwapOutcome.WRITTEN,
-                              f"this is a local box: {path.name} written, "
-                              f"{service} not reloaded", test=test)
+            return SwapResult(
+                path,
+                service,
+                SwapOutcome.WRITTEN,
+                f"this is a local box: {path.name} written, {service} not reloaded",
+                test=test,
+            )
         if not service_here:
-            return SwapResult(path, service, SwapOutcome.WRITTEN,
-                              f"{service} is not installed here: {path.name} written, "
-                              "not loaded", test=test)
+            return SwapResult(
+                path,
+                service,
+                SwapOutcome.WRITTEN,
+                f"{service} is not installed here: {path.name} written, not loaded",
+                test=test,
+            )
         reload = self.reload(service, program=program, timeout=timeout)
         if reload.ok:
             return SwapResult(path, service, SwapOutcome.SWAPPED, test=test, reload=reload)
@@ -283,12 +332,21 @@ class Host:
         else:
             atomic_write(path, old, mode=old_mode)
         restore = self.reload(service, program=program, timeout=timeout)
-        again = ("and reloaded" if restore.ok else
-                 f"but {service} could not be reloaded with it either: "
-                 f"{restore.run.detail if restore.run else restore.note}")
-        return SwapResult(path, service, SwapOutcome.ROLLED_BACK,
-                          f"{reload.note}; the previous {path.name} was put back {again}",
-                          test=test, reload=reload, restore=restore)
+        again = (
+            "and reloaded"
+            if restore.ok
+            else f"but {service} could not be reloaded with it either: "
+            f"{restore.run.detail if restore.run else restore.note}"
+        )
+        return SwapResult(
+            path,
+            service,
+            SwapOutcome.ROLLED_BACK,
+            f"{reload.note}; the previous {path.name} was put back {again}",
+            test=test,
+            reload=reload,
+            restore=restore,
+        )
 
 
 def _read(path: Path) -> tuple[bytes | None, int]:

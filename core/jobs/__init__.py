@@ -16,6 +16,18 @@ from core.jobs.service import (
 DNS_UPDATE = _kinds.DNS_UPDATE
 SELF_TEST = _kinds.SELF_TEST
 
-__all__ = ["DNS_UPDATE", "ENDED_MESSAGE", "SELF_TEST", "Job", "JobContext", "JobError",
-           "JobFunction", "JobLine", "JobService", "JobStart", "JobState", "job_kinds",
-           "register"]
+__all__ = [
+    "DNS_UPDATE",
+    "ENDED_MESSAGE",
+    "SELF_TEST",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobFunction",
+    "JobLine",
+    "JobService",
+    "JobStart",
+    "JobState",
+    "job_kinds",
+    "register",
+]

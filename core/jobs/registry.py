@@ -45,6 +45,7 @@ def register(kind: str) -> Callable[[JobFunction], JobFunction]:
             raise ValueError(f"job kind {kind!r} is registered already")
         _KINDS[kind] = function
         return function
+
     return decorate
 
 

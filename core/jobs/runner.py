@@ -87,8 +87,11 @@ def run(box_path: str, job_id: int, handed: int | None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
+    )
     if len(argv) not in (2, 3):
         print("usage: python -m core.jobs.runner BOX_PATH JOB_ID [LOCK_FD]", file=sys.stderr)
         return 2

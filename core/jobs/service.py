@@ -102,16 +102,42 @@ class JobError(MiabError):
     """A job could not be started (its runner could not be launched)."""
 
 
-_COLUMNS: Final = ("id, kind, state, actor, face, params, pid, created, started, ended, "
-                   "progress, result, (SELECT COUNT(*) FROM job_lines WHERE job_id = jobs.id)")
+_COLUMNS: Final = (
+    "id, kind, state, actor, face, params, pid, created, started, ended, "
+    "progress, result, (SELECT COUNT(*) FROM job_lines WHERE job_id = jobs.id)"
+)
 
 
 def _job(row: tuple[Any, ...]) -> Job:
-    (job_id, kind, state, actor, face, params, pid, created, started, ended, progress, result,
-     count) = row
-    return Job(id=job_id, kind=kind, state=JobState(state), actor=Actor(actor, face),
-               params=json.loads(params), pid=pid, created=created, started=started,
-               ended=ended, progress=progress, result=result or "", line_count=count)
+    (
+        job_id,
+        kind,
+        state,
+        actor,
+        face,
+        params,
+        pid,
+        created,
+        started,
+        ended,
+        progress,
+        result,
+        count,
+    ) = row
+    return Job(
+        id=job_id,
+        kind=kind,
+        state=JobState(state),
+        actor=Actor(actor, face),
+        params=json.loads(params),
+        pid=pid,
+        created=created,
+        started=started,
+        ended=ended,
+        progress=progress,
+        result=result or "",
+        line_count=count,
+    )
 
 
 def jobs_dir(box: Box) -> Path:
@@ -129,8 +155,9 @@ def open_lock(box: Box, kind: str) -> int:
         raise ValidationError(f"There is no job kind {kind!r}.", field="kind")
     folder = jobs_dir(box)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return os.open(folder / f"{kind}.lock",
-                   os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.open(
+        folder / f"{kind}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+    )
 
 
 def try_lock(fd: int) -> bool:
@@ -167,8 +194,11 @@ class JobService:
     def running(self, kind: str) -> Job | None:
         """The queued or running job of `kind`, if any."""
         self._reap(kind)
-        rows = self._db.query(f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND state IN (?, ?)"
-                              " ORDER BY id DESC LIMIT 1", (kind, *ACTIVE))
+        rows = self._db.query(
+            f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND state IN (?, ?)"
+            " ORDER BY id DESC LIMIT 1",
+            (kind, *ACTIVE),
+        )
         return _job(rows[0]) if rows else None
 
     def recent(self, limit: int = 50) -> tuple[Job, ...]:
@@ -181,12 +211,14 @@ class JobService:
 
     def lines(self, job_id: int, after_line: int = 0) -> tuple[JobLine, ...]:
         """The job's progress lines numbered above `after_line`, in order."""
-        rows = self._db.query("SELECT line_no, time, text FROM job_lines WHERE job_id = ? AND"
-                              " line_no > ? ORDER BY line_no", (job_id, after_line))
+        rows = self._db.query(
+            "SELECT line_no, time, text FROM job_lines WHERE job_id = ? AND"
+            " line_no > ? ORDER BY line_no",
+            (job_id, after_line),
+        )
         return tuple(JobLine(*row) for row in rows)
 
-    def wait(self, job_id: int, timeout: float | None = None, *,
-             poll: float = 0.05) -> Job:
+    def wait(self, job_id: int, timeout: float | None = None, *, poll: float = 0.05) -> Job:
         """The job once it has finished, or as it is when `timeout` seconds have passed
         (check `job.finished`). Raises: NotFound: no such job."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -194,8 +226,9 @@ class JobService:
             job = self.get(job_id)
             if job.finished or (deadline is not None and time.monotonic() >= deadline):
                 return job
-            time.sleep(poll if deadline is None else
-                       max(0.0, min(poll, deadline - time.monotonic())))
+            time.sleep(
+                poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic()))
+            )
 
     def _fetch(self, job_id: int) -> Job | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
@@ -224,21 +257,27 @@ class JobService:
 
     @staticmethod
     def _has_active(conn: sqlite3.Connection, kind: str) -> bool:
-        return conn.execute("SELECT 1 FROM jobs WHERE kind = ? AND state IN (?, ?) LIMIT 1",
-                            (kind, *ACTIVE)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM jobs WHERE kind = ? AND state IN (?, ?) LIMIT 1", (kind, *ACTIVE)
+            ).fetchone()
+            is not None
+        )
 
     @staticmethod
     def _fail_active(conn: sqlite3.Connection, kind: str) -> int:
         """With `kind`'s lock held by the caller: every active job of it is dead."""
         cursor = conn.execute(
             "UPDATE jobs SET state = ?, ended = ?, result = ? WHERE kind = ? AND state IN (?, ?)",
-            (JobState.FAILED.value, time.time(), ENDED_MESSAGE, kind, *ACTIVE))
+            (JobState.FAILED.value, time.time(), ENDED_MESSAGE, kind, *ACTIVE),
+        )
         return cursor.rowcount
 
     # --- starting and cancelling --------------------------------------------------------------
 
-    def start(self, kind: str, *, actor: Actor,
-              params: Mapping[str, object] | None = None) -> JobStart:
+    def start(
+        self, kind: str, *, actor: Actor, params: Mapping[str, object] | None = None
+    ) -> JobStart:
         """Start a job of `kind` in a detached process, or answer with the one of that kind
         that is queued or running already (`already_running`).
 
@@ -263,12 +302,21 @@ class JobService:
                         job_id = conn.execute(
                             "INSERT INTO jobs (kind, state, actor, face, params, created)"
                             " VALUES (?, ?, ?, ?, ?, ?)",
-                            (kind, JobState.QUEUED.value, actor.name, actor.face, params_text,
-                             time.time())).lastrowid
+                            (
+                                kind,
+                                JobState.QUEUED.value,
+                                actor.name,
+                                actor.face,
+                                params_text,
+                                time.time(),
+                            ),
+                        ).lastrowid
                     else:
                         row = conn.execute(
                             f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND state IN (?, ?)"
-                            " ORDER BY id DESC LIMIT 1", (kind, *ACTIVE)).fetchone()
+                            " ORDER BY id DESC LIMIT 1",
+                            (kind, *ACTIVE),
+                        ).fetchone()
                         if row is not None:
                             return JobStart(_job(row), already_running=True)
                 if job_id is not None:
@@ -281,25 +329,45 @@ class JobService:
             time.sleep(0.02)
 
     def _launch(self, conf: Path, job_id: int, lock_fd: int) -> None:
-        log_fd = os.open(log_path(self._box), os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                         | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        log_fd = os.open(
+            log_path(self._box),
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "core.jobs.runner", str(conf.resolve()), str(job_id),
-                 str(lock_fd)],
-                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, pass_fds=(lock_fd,),
-                start_new_session=True, cwd="/", env=_runner_env())
+                [
+                    sys.executable,
+                    "-m",
+                    "core.jobs.runner",
+                    str(conf.resolve()),
+                    str(job_id),
+                    str(lock_fd),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                pass_fds=(lock_fd,),
+                start_new_session=True,
+                cwd="/",
+                env=_runner_env(),
+            )
         except OSError as exc:
             with self._db.write() as conn:
-                conn.execute("UPDATE jobs SET state = ?, ended = ?, result = ? WHERE id = ?",
-                             (JobState.FAILED.value, time.time(),
-                              f"The job could not be started: {exc.strerror}.", job_id))
+                conn.execute(
+                    "UPDATE jobs SET state = ?, ended = ?, result = ? WHERE id = ?",
+                    (
+                        JobState.FAILED.value,
+                        time.time(),
+                        f"The job could not be started: {exc.strerror}.",
+                        job_id,
+                    ),
+                )
             raise JobError(f"The job could not be started: {exc.strerror}.") from None
         finally:
             os.close(log_fd)
         with self._db.write() as conn:
-            conn.execute("UPDATE jobs SET pid = ? WHERE id = ? AND pid IS NULL",
-                         (proc.pid, job_id))
+            conn.execute("UPDATE jobs SET pid = ? WHERE id = ? AND pid IS NULL", (proc.pid, job_id))
         # Collect its exit status when it ends (no zombie); it outlives us if we end first.
         threading.Thread(target=proc.wait, name=f"job-{job_id}-reaper", daemon=True).start()
 
@@ -315,8 +383,7 @@ class JobService:
         fd = open_lock(self._box, job.kind)
         try:
             with self._db.write() as conn:
-                row = conn.execute("SELECT state, pid FROM jobs WHERE id = ?",
-                                   (job_id,)).fetchone()
+                row = conn.execute("SELECT state, pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
                 state, pid = JobState(row[0]), row[1]
                 if state.finished:
                     pass
@@ -324,8 +391,10 @@ class JobService:
                     self._fail_active(conn, job.kind)
                 elif pid is None or state is JobState.QUEUED:
                     # Not running its work yet: the runner sees this and does not begin.
-                    conn.execute("UPDATE jobs SET state = ?, ended = ?, result = ? WHERE id = ?",
-                                 (JobState.CANCELLED.value, time.time(), "Cancelled.", job_id))
+                    conn.execute(
+                        "UPDATE jobs SET state = ?, ended = ?, result = ? WHERE id = ?",
+                        (JobState.CANCELLED.value, time.time(), "Cancelled.", job_id),
+                    )
                     if pid is not None:
                         _signal_group(pid)
                 else:
@@ -342,8 +411,8 @@ class JobService:
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = ?, pid = ?, started = ? WHERE id = ? AND state = ?",
-                (JobState.RUNNING.value, os.getpid(), time.time(), job_id,
-                 JobState.QUEUED.value))
+                (JobState.RUNNING.value, os.getpid(), time.time(), job_id, JobState.QUEUED.value),
+            )
             claimed = cursor.rowcount == 1
         return self._fetch(job_id) if claimed else None
 
@@ -353,18 +422,28 @@ class JobService:
                 conn.execute(
                     "INSERT INTO job_lines (job_id, line_no, time, text) VALUES (?, (SELECT"
                     " COALESCE(MAX(line_no), 0) + 1 FROM job_lines WHERE job_id = ?), ?, ?)",
-                    (job_id, job_id, time.time(), line))
+                    (job_id, job_id, time.time(), line),
+                )
             if fraction is not None:
-                conn.execute("UPDATE jobs SET progress = ? WHERE id = ?",
-                             (min(1.0, max(0.0, fraction)), job_id))
+                conn.execute(
+                    "UPDATE jobs SET progress = ? WHERE id = ?",
+                    (min(1.0, max(0.0, fraction)), job_id),
+                )
 
     def _end(self, job_id: int, state: JobState, result: str) -> None:
         with self._db.write() as conn:
             conn.execute(
                 "UPDATE jobs SET state = ?, ended = ?, result = ?,"
                 " progress = CASE WHEN ? THEN 1.0 ELSE progress END WHERE id = ? AND state = ?",
-                (state.value, time.time(), result, state is JobState.DONE, job_id,
-                 JobState.RUNNING.value))
+                (
+                    state.value,
+                    time.time(),
+                    result,
+                    state is JobState.DONE,
+                    job_id,
+                    JobState.RUNNING.value,
+                ),
+            )
 
 
 def _signal_group(pid: int) -> None:
@@ -379,4 +458,3 @@ def _runner_env() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
-

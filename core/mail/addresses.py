@@ -11,8 +11,14 @@ from email_validator import validate_email as _library_validate
 Mode = Literal["user", "alias"]
 
 _USER_FORBIDDEN: Final = re.compile(r"[^@.a-z0-9_\-]+")
-_DCV_LOCAL_PARTS: Final = ("admin", "administrator", "postmaster", "hostmaster", "webmaster",
-                           "abuse")
+_DCV_LOCAL_PARTS: Final = (
+    "admin",
+    "administrator",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "abuse",
+)
 
 
 def validate_email(address: str, mode: Mode | None = None) -> bool:
@@ -23,8 +29,13 @@ def validate_email(address: str, mode: Mode | None = None) -> bool:
     """
     try:
         # strict: the 64-character local-part limit the reference's (older) library applied.
-        _library_validate(address, allow_smtputf8=False, check_deliverability=False,
-                          allow_empty_local=(mode == "alias"), strict=True)
+        _library_validate(
+            address,
+            allow_smtputf8=False,
+            check_deliverability=False,
+            allow_empty_local=(mode == "alias"),
+            strict=True,
+        )
     except EmailNotValidError:
         return False
     except (ValueError, UnicodeError):
@@ -68,8 +79,10 @@ def prettify_domain(domain: str) -> str:
 def is_dcv_address(address: str) -> bool:
     """Addresses frequently used for domain control validation (`admin@`, `postmaster+x@`...)."""
     lowered = address.lower()
-    return any(lowered.startswith(local + "@") or lowered.startswith(local + "+")
-               for local in _DCV_LOCAL_PARTS)
+    return any(
+        lowered.startswith(local + "@") or lowered.startswith(local + "+")
+        for local in _DCV_LOCAL_PARTS
+    )
 
 
 def domain_of(address: str) -> str:

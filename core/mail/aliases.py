@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 DCV_DESTINATION_MESSAGE: Final = (
     "This alias can only have administrators of this system as destinations because the "
-    "address is frequently used for domain control validation.")
+    "address is frequently used for domain control validation."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +49,19 @@ class Alias:
 
     @property
     def forwards_to(self) -> tuple[str, ...]:
-        return tuple(prettify_idn_email_address(r.strip())
-                     for r in self.destination.split(",") if r.strip())
+        return tuple(
+            prettify_idn_email_address(r.strip()) for r in self.destination.split(",") if r.strip()
+        )
 
     @property
     def senders(self) -> tuple[str, ...] | None:
         if self.permitted_senders is None:
             return None
-        return tuple(prettify_idn_email_address(s.strip())
-                     for s in self.permitted_senders.split(",") if s.strip())
+        return tuple(
+            prettify_idn_email_address(s.strip())
+            for s in self.permitted_senders.split(",")
+            if s.strip()
+        )
 
     @property
     def kind(self) -> str:
@@ -77,17 +82,22 @@ class DomainAliases:
 
 def _split_list(value: str) -> list[str]:
     """Split on newlines and commas, strip, drop blanks (the reference's list fields)."""
-    return [item.strip() for line in value.split("\n") for item in line.split(",")
-            if item.strip()]
+    return [item.strip() for line in value.split("\n") for item in line.split(",") if item.strip()]
 
 
 class AliasService:
     """Aliases in users.sqlite; after a change it emits `MailChanged` (the housekeeping and
     DNS follow). `required_aliases` is the housekeeping's rule, to mark those aliases."""
 
-    def __init__(self, db: Database, schema: SchemaFeatures, config: BoxConfig,
-                 audit: AuditLog, hooks: Hooks,
-                 required_aliases: Callable[[], set[str]]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        schema: SchemaFeatures,
+        config: BoxConfig,
+        audit: AuditLog,
+        hooks: Hooks,
+        required_aliases: Callable[[], set[str]],
+    ) -> None:
         self._db = db
         self._schema = schema
         self._config = config
@@ -110,7 +120,8 @@ class AliasService:
         if self._schema.has_auto_aliases:
             seen = {a.address for a in aliases}
             for address, dest, senders in self._db.query(
-                    "SELECT source, destination, permitted_senders FROM auto_aliases"):
+                "SELECT source, destination, permitted_senders FROM auto_aliases"
+            ):
                 # Upstream's @unicode -> @idna domain maps are plumbing, not aliases to show.
                 if address in seen or address.startswith("@"):
                     continue
@@ -119,26 +130,32 @@ class AliasService:
         for alias in aliases:
             grouped.setdefault(alias.address.rpartition("@")[2], []).append(alias)
         return tuple(
-            DomainAliases(domain, tuple(sorted(grouped[domain],
-                                               key=lambda a: (a.required, a.address))))
-            for domain in sort_domains(grouped, self._config.primary_hostname))
+            DomainAliases(
+                domain, tuple(sorted(grouped[domain], key=lambda a: (a.required, a.address)))
+            )
+            for domain in sort_domains(grouped, self._config.primary_hostname)
+        )
 
     def text_rows(self) -> tuple[tuple[str, str, str | None], ...]:
         """(address, destination, permitted_senders) in domain-sort then address order."""
+
         def compute() -> tuple[tuple[str, str, str | None], ...]:
             rows = {a: (a, d, p) for a, d, p in self.rows()}
             order = sort_email_addresses(rows, self._config.primary_hostname)
             return tuple(rows[a] for a in order)
+
         return self._db.cached("alias-rows", compute)
 
     def get_alias(self, address: str) -> Alias | None:
         rows = self._db.query(
             "SELECT source, destination, permitted_senders FROM aliases WHERE source=?",
-            (sanitize_idn_email_address(address),))
+            (sanitize_idn_email_address(address),),
+        )
         return Alias(*rows[0]) if rows else None
 
-    def _validate(self, address: str, forwards_to: str,
-                  permitted_senders: str | None) -> tuple[str, str, str | None]:
+    def _validate(
+        self, address: str, forwards_to: str, permitted_senders: str | None
+    ) -> tuple[str, str, str | None]:
         # Stripped before the IDNA step (the reference strips after it, so a domain followed
         # by whitespace, which IDNA refuses, was stored in Unicode and then broke its zone).
         address = sanitize_idn_email_address(address.strip()).lower().strip()
@@ -159,10 +176,10 @@ class AliasService:
             for item in _split_list(forwards_to):
                 email = sanitize_idn_email_address(item)
                 if not validate_email(email):
-                    raise ValidationError(f"Invalid receiver email address ({email}).",
-                                          field="forwards_to")
-                if is_dcv_source and not is_dcv_address(email) \
-                        and not self._is_admin_login(email):
+                    raise ValidationError(
+                        f"Invalid receiver email address ({email}).", field="forwards_to"
+                    )
+                if is_dcv_source and not is_dcv_address(email) and not self._is_admin_login(email):
                     raise ValidationError(DCV_DESTINATION_MESSAGE, field="forwards_to")
                 destinations.append(email)
 
@@ -173,12 +190,14 @@ class AliasService:
                 if login not in logins:
                     raise ValidationError(
                         f"Invalid permitted sender: {login} is not a user on this system.",
-                        field="permitted_senders")
+                        field="permitted_senders",
+                    )
                 senders.append(login)
         if not destinations and not senders:
             raise ValidationError(
                 "The alias must either forward to an address or have a permitted sender.",
-                field="forwards_to")
+                field="forwards_to",
+            )
         return address, ",".join(destinations), (",".join(senders) if senders else None)
 
     def _is_admin_login(self, email: str) -> bool:
@@ -187,8 +206,15 @@ class AliasService:
         rows = self._db.query("SELECT privileges FROM users WHERE email=?", (login,))
         return bool(rows) and "admin" in parse_privileges(rows[0][0])
 
-    def add_alias(self, address: str, forwards_to: str, permitted_senders: str | None = "",
-                  *, update_if_exists: bool = False, actor: Actor) -> Change:
+    def add_alias(
+        self,
+        address: str,
+        forwards_to: str,
+        permitted_senders: str | None = "",
+        *,
+        update_if_exists: bool = False,
+        actor: Actor,
+    ) -> Change:
         """Add an alias, or replace it when `update_if_exists`; then the housekeeping.
 
         Raises:
@@ -200,27 +226,31 @@ class AliasService:
         if update_if_exists and self.get_alias(address.strip().lower()) is not None:
             operation = "edit alias"
         with self._audit.recording(actor, operation, address.strip()):
-            source, destination, senders = self._validate(address, forwards_to,
-                                                          permitted_senders)
+            source, destination, senders = self._validate(address, forwards_to, permitted_senders)
             with self._db.write() as conn:
                 try:
-                    conn.execute("INSERT INTO aliases (source, destination, permitted_senders)"
-                                 " VALUES (?, ?, ?)", (source, destination, senders))
+                    conn.execute(
+                        "INSERT INTO aliases (source, destination, permitted_senders)"
+                        " VALUES (?, ?, ?)",
+                        (source, destination, senders),
+                    )
                     result = "alias added"
                 except sqlite3.IntegrityError:
                     if not update_if_exists:
-                        raise AlreadyExists(f"Alias already exists ({source}).",
-                                            field="address") from None
-                    conn.execute("UPDATE aliases SET destination=?, permitted_senders=?"
-                                 " WHERE source=?", (destination, senders, source))
+                        raise AlreadyExists(
+                            f"Alias already exists ({source}).", field="address"
+                        ) from None
+                    conn.execute(
+                        "UPDATE aliases SET destination=?, permitted_senders=? WHERE source=?",
+                        (destination, senders, source),
+                    )
                     result = "alias updated"
         return Change.of(result, *self._hooks.emit(MailChanged()))
 
     def remove_alias(self, address: str, *, actor: Actor) -> Change:
         """Raises: NotFound: no such alias."""
         address = sanitize_idn_email_address(address)
-        with self._audit.recording(actor, "remove alias", address), \
-                self._db.write() as conn:
+        with self._audit.recording(actor, "remove alias", address), self._db.write() as conn:
             cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
             if cursor.rowcount != 1:
                 raise NotFound(f"That's not an alias ({address}).", field="address")

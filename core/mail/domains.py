@@ -23,15 +23,19 @@ def sort_domains(domains: Iterable[str], primary_hostname: str) -> list[str]:
         else:
             zone_of[name] = name
             zones.append(name)
-    ordered_zones = sorted(zones, key=lambda z: (
-        not (z == primary_hostname or primary_hostname.endswith("." + z)), z))
+    ordered_zones = sorted(
+        zones, key=lambda z: (not (z == primary_hostname or primary_hostname.endswith("." + z)), z)
+    )
     zone_rank = {zone: i for i, zone in enumerate(ordered_zones)}
-    return sorted(names, key=lambda d: (
-        zone_rank[zone_of[d]],
-        d != primary_hostname,
-        not d.endswith("." + primary_hostname),
-        list(reversed(d.split("."))),
-    ))
+    return sorted(
+        names,
+        key=lambda d: (
+            zone_rank[zone_of[d]],
+            d != primary_hostname,
+            not d.endswith("." + primary_hostname),
+            list(reversed(d.split("."))),
+        ),
+    )
 
 
 def sort_email_addresses(addresses: Iterable[str], primary_hostname: str) -> list[str]:

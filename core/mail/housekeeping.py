@@ -42,8 +42,11 @@ class Housekeeping:
         """Domains of any user, or of any alias (optionally filtered), in IDNA form."""
         db = self._db
         domains = {domain_of(r[0]) for r in db.query("SELECT email FROM users")}
-        domains.update(domain_of(r[0]) for r in db.query("SELECT source FROM aliases")
-                       if alias_filter is None or alias_filter(r[0]))
+        domains.update(
+            domain_of(r[0])
+            for r in db.query("SELECT source FROM aliases")
+            if alias_filter is None or alias_filter(r[0])
+        )
         return domains
 
     def sorted_mail_domains(self) -> list[str]:
@@ -56,17 +59,19 @@ class Housekeeping:
             users[domain_of(email)] = users.get(domain_of(email), 0) + 1
         for (source,) in self._db.query("SELECT source FROM aliases"):
             aliases[domain_of(source)] = aliases.get(domain_of(source), 0) + 1
-        return tuple(DomainSummary(d, users.get(d, 0), aliases.get(d, 0))
-                     for d in sort_domains(set(users) | set(aliases),
-                                           self._config.primary_hostname))
+        return tuple(
+            DomainSummary(d, users.get(d, 0), aliases.get(d, 0))
+            for d in sort_domains(set(users) | set(aliases), self._config.primary_hostname)
+        )
 
     def required_aliases(self) -> set[str]:
         """administrator@ and hostmaster@ the primary hostname, and postmaster@, admin@ and
         abuse@ every domain that has mail besides those aliases and catch-alls."""
         primary = self._config.primary_hostname
         required = {"administrator@" + primary, "hostmaster@" + primary}
-        real = self.mail_domains(lambda a: not a.startswith(
-            ("postmaster@", "admin@", "abuse@", "@")))
+        real = self.mail_domains(
+            lambda a: not a.startswith(("postmaster@", "admin@", "abuse@", "@"))
+        )
         for domain in real:
             required.update(f"{local}@{domain}" for local in _AUTO_LOCAL_PARTS)
         return required
@@ -88,16 +93,24 @@ class Housekeeping:
             for address in sort_email_addresses(required, primary):
                 if address in users or address in existing_sources or address == administrator:
                     continue
-                conn.execute("INSERT INTO aliases (source, destination, permitted_senders)"
-                             " VALUES (?, ?, NULL)", (address, administrator))
+                conn.execute(
+                    "INSERT INTO aliases (source, destination, permitted_senders)"
+                    " VALUES (?, ?, NULL)",
+                    (address, administrator),
+                )
                 # Quiet on a fresh box, before administrator@ exists (as the reference).
                 if administrator in existing_sources:
                     lines.append(f"added alias {address} (=> {administrator})")
             for address, destination in sorted(existing):
                 local = address.partition("@")[0]
-                if local in _AUTO_LOCAL_PARTS and address not in required \
-                        and destination == administrator:
+                if (
+                    local in _AUTO_LOCAL_PARTS
+                    and address not in required
+                    and destination == administrator
+                ):
                     conn.execute("DELETE FROM aliases WHERE source=?", (address,))
-                    lines.append(f"removed alias {address} (was to {destination}; "
-                                 "domain no longer used for email)")
+                    lines.append(
+                        f"removed alias {address} (was to {destination}; "
+                        "domain no longer used for email)"
+                    )
         return lines

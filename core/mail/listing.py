@@ -20,18 +20,25 @@ def quota_fields(quota: str, size: int | None) -> dict[str, object]:
     except ValueError:  # a quota some other tool wrote; show it, don't fail the listing
         limit = None
     if size is None or limit is None:
-        return {"quota": quota, "box_quota": "?", "box_size": "?",
-                "percent": "" if quota == "0" else "?"}
+        return {
+            "quota": quota,
+            "box_quota": "?",
+            "box_size": "?",
+            "percent": "" if quota == "0" else "?",
+        }
     percent = "" if limit == 0 else f"{int(size / limit * 100):3d}%"
-    return {"quota": quota, "box_quota": limit, "box_size": human_size(size),
-            "percent": percent}
+    return {"quota": quota, "box_quota": limit, "box_size": human_size(size), "percent": percent}
 
 
 def user_entry(user: MailUser, with_quota: bool) -> dict[str, object]:
     """One user as §3.1 lists it: `mailbox` only for archived (inactive) accounts."""
     if user.status == "inactive":
-        entry: dict[str, object] = {"email": user.email, "privileges": [],
-                                    "status": "inactive", "mailbox": user.mailbox}
+        entry: dict[str, object] = {
+            "email": user.email,
+            "privileges": [],
+            "status": "inactive",
+            "mailbox": user.mailbox,
+        }
         if with_quota:
             entry.update(box_quota="?", box_size="?", percent="?")
         return entry
@@ -43,20 +50,26 @@ def user_entry(user: MailUser, with_quota: bool) -> dict[str, object]:
 
 def users_listing(groups: Sequence[DomainUsers], with_quota: bool) -> list[dict[str, object]]:
     """`GET /mail/users?format=json`: users grouped by (Unicode) domain."""
-    return [{"domain": group.domain_display,
-             "users": [user_entry(user, with_quota) for user in group.users]}
-            for group in groups]
+    return [
+        {
+            "domain": group.domain_display,
+            "users": [user_entry(user, with_quota) for user in group.users],
+        }
+        for group in groups
+    ]
 
 
 def alias_entry(alias: Alias) -> dict[str, object]:
     senders = alias.senders
     entry: dict[str, object] = {
-        "address": alias.address, "address_display": alias.address_display,
+        "address": alias.address,
+        "address_display": alias.address_display,
         # An empty destination (permitted senders only) lists as [] rather than the
         # reference's [""] (docs/compatibility.md).
         "forwards_to": list(alias.forwards_to),
         "permitted_senders": None if senders is None else list(senders),
-        "required": alias.required}
+        "required": alias.required,
+    }
     if alias.auto:
         entry["auto"] = True
     return entry
@@ -64,12 +77,14 @@ def alias_entry(alias: Alias) -> dict[str, object]:
 
 def aliases_listing(groups: Sequence[DomainAliases]) -> list[dict[str, object]]:
     """`GET /mail/aliases?format=json`: aliases grouped by (Unicode) domain."""
-    return [{"domain": group.domain_display,
-             "aliases": [alias_entry(alias) for alias in group.aliases]}
-            for group in groups]
+    return [
+        {"domain": group.domain_display, "aliases": [alias_entry(alias) for alias in group.aliases]}
+        for group in groups
+    ]
 
 
 def alias_text(rows: Sequence[tuple[str, str, str | None]]) -> str:
     """§3.9's text form: address, destination, permitted senders ('' for NULL)."""
-    return "".join(f"{address}\t{destination}\t{senders or ''}\n"
-                   for address, destination, senders in rows)
+    return "".join(
+        f"{address}\t{destination}\t{senders or ''}\n" for address, destination, senders in rows
+    )

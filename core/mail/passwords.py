@@ -28,8 +28,10 @@ _DEFAULT_ROUNDS: Final = 5000
 MAX_PASSWORD_LENGTH: Final = 256
 MAX_PASSWORD_BYTES: Final = 511
 TOO_LONG: Final = f"Passwords must be at most {MAX_PASSWORD_LENGTH} characters."
-TOO_MANY_BYTES: Final = (f"Passwords must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"
-                         " (a character other than plain ASCII takes 2 to 4).")
+TOO_MANY_BYTES: Final = (
+    f"Passwords must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8"
+    " (a character other than plain ASCII takes 2 to 4)."
+)
 
 
 def password_too_long(password: str) -> bool:
@@ -37,7 +39,8 @@ def password_too_long(password: str) -> bool:
     whatever its length (the characters are counted first)."""
     return len(password) > MAX_PASSWORD_LENGTH or (
         not password.isascii()
-        and len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES)
+        and len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES
+    )
 
 
 def validate_password(password: str) -> None:
@@ -60,10 +63,27 @@ def validate_password(password: str) -> None:
 # --- SHA-512 crypt, pure Python (Drepper's "Unix crypt using SHA-256 and SHA-512") -------------
 
 _B64_ORDER: Final = (
-    (0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4), (47, 5, 26), (6, 27, 48),
-    (28, 49, 7), (50, 8, 29), (9, 30, 51), (31, 52, 10), (53, 11, 32), (12, 33, 54),
-    (34, 55, 13), (56, 14, 35), (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60),
-    (40, 61, 19), (62, 20, 41),
+    (0, 21, 42),
+    (22, 43, 1),
+    (44, 2, 23),
+    (3, 24, 45),
+    (25, 46, 4),
+    (47, 5, 26),
+    (6, 27, 48),
+    (28, 49, 7),
+    (50, 8, 29),
+    (9, 30, 51),
+    (31, 52, 10),
+    (53, 11, 32),
+    (12, 33, 54),
+    (34, 55, 13),
+    (56, 14, 35),
+    (15, 36, 57),
+    (37, 58, 16),
+    (59, 17, 38),
+    (18, 39, 60),
+    (40, 61, 19),
+    (62, 20, 41),
 )
 
 
@@ -80,8 +100,9 @@ def _repeat_to(digest: bytes, length: int) -> bytes:
     return (digest * (length // 64 + 1))[:length]
 
 
-def sha512_crypt_py(password: bytes, salt: str, rounds: int = _DEFAULT_ROUNDS,
-                    explicit_rounds: bool = False) -> str:
+def sha512_crypt_py(
+    password: bytes, salt: str, rounds: int = _DEFAULT_ROUNDS, explicit_rounds: bool = False
+) -> str:
     """SHA-512 crypt computed in Python; same output as glibc's `crypt(pw, "$6$salt")`.
 
     Memory stays linear in the password's length: the P sequence's digest (over the
@@ -160,7 +181,7 @@ def _sha512_crypt(password: bytes, setting: str) -> str:
     parts = setting.split("$")
     rounds, explicit = _DEFAULT_ROUNDS, False
     if len(parts) > 3 and parts[2].startswith("rounds="):
-        rounds = max(1000, min(999_999_999, int(parts[2][len("rounds="):])))
+        rounds = max(1000, min(999_999_999, int(parts[2][len("rounds=") :])))
         explicit = True
         salt = parts[3]
     else:
@@ -179,7 +200,8 @@ def hash_password(password: str) -> str:
 # wrong password costs and timing does not tell them apart.
 DUMMY_HASH: Final = (
     "{SHA512-CRYPT}$6$bhjkXNkTJCnMpuiA$ah9TdcUk8Go54vTHDQhR55a20Tkx49PX3uTKsUex7yRzXsOGDR8EamQ"
-    "RELO1qmPayYXT4XldymjxUWPhvcKzT0")
+    "RELO1qmPayYXT4XldymjxUWPhvcKzT0"
+)
 # What an over-long password is hashed as instead: a password of ordinary size.
 _DUMMY_PASSWORD: Final = "x" * 16
 
@@ -200,9 +222,11 @@ class PasswordVerifier:
         self._lock = threading.Lock()
 
     def _memo_token(self, stored: str, password: str) -> bytes:
-        return hmac.new(self._memo_key,
-                        stored.encode() + b"\x00" + password.encode("utf-8", "surrogatepass"),
-                        hashlib.sha256).digest()
+        return hmac.new(
+            self._memo_key,
+            stored.encode() + b"\x00" + password.encode("utf-8", "surrogatepass"),
+            hashlib.sha256,
+        ).digest()
 
     def remembered(self, password: str, stored: str) -> bool:
         """True if this password was verified against `stored` recently: no hash to run."""

@@ -27,17 +27,19 @@ Status = Literal["active", "inactive"]
 
 USER_CHARS_MESSAGE: Final = (
     "User account email addresses may only use the lowercase ASCII letters a-z, the digits "
-    "0-9, underscore (_), hyphen (-), and period (.).")
+    "0-9, underscore (_), hyphen (-), and period (.)."
+)
 DCV_USER_MESSAGE: Final = (
     "You may not make a user account for that address because it is frequently used for "
-    "domain control validation. Use an alias instead if necessary.")
+    "domain control validation. Use an alias instead if necessary."
+)
 _QUOTA_FORBIDDEN: Final = re.compile(r"[\s,.]")
 # ASCII digits only (`\d` alone also takes other scripts' digits, which dovecot cannot read).
 _QUOTA_FORMAT: Final = re.compile(r"^\d+[GM]?$", re.ASCII)
 # Ours: the limit dovecot is given must be a number it can hold (a signed 64-bit byte count);
 # a 400-digit quota was accepted and only failed when dovecot read it.
 QUOTA_MAX_DIGITS: Final = 19
-QUOTA_MAX_BYTES: Final = 2 ** 63 - 1
+QUOTA_MAX_BYTES: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +103,14 @@ def validate_quota(quota: str) -> str:
     if quota == "":
         raise ValidationError("No quota provided.", field="quota")
     if _QUOTA_FORBIDDEN.search(quota):
-        raise ValidationError("Quotas cannot contain spaces, commas, or decimal points.",
-                              field="quota")
-    if not _QUOTA_FORMAT.fullmatch(quota) or len(quota.rstrip("GM")) > QUOTA_MAX_DIGITS \
-            or quota_bytes(quota) > QUOTA_MAX_BYTES:
+        raise ValidationError(
+            "Quotas cannot contain spaces, commas, or decimal points.", field="quota"
+        )
+    if (
+        not _QUOTA_FORMAT.fullmatch(quota)
+        or len(quota.rstrip("GM")) > QUOTA_MAX_DIGITS
+        or quota_bytes(quota) > QUOTA_MAX_BYTES
+    ):
         raise ValidationError("Invalid quota.", field="quota")
     return quota
 
@@ -112,9 +118,9 @@ def validate_quota(quota: str) -> str:
 def quota_bytes(quota: str) -> int:
     """`0` means unlimited; plain digits are bytes."""
     if quota.endswith("G"):
-        return int(quota[:-1]) * 1024 ** 3
+        return int(quota[:-1]) * 1024**3
     if quota.endswith("M"):
-        return int(quota[:-1]) * 1024 ** 2
+        return int(quota[:-1]) * 1024**2
     return int(quota)
 
 
@@ -147,8 +153,9 @@ class UserService:
     """Mail user accounts in users.sqlite. After a change it emits `MailChanged` (the
     housekeeping and DNS follow) and, when a user's login changes, `UserCredentialsChanged`."""
 
-    def __init__(self, db: Database, schema: SchemaFeatures, config: BoxConfig,
-                 audit: AuditLog, hooks: Hooks) -> None:
+    def __init__(
+        self, db: Database, schema: SchemaFeatures, config: BoxConfig, audit: AuditLog, hooks: Hooks
+    ) -> None:
         self._db = db
         self._schema = schema
         self._config = config
@@ -163,10 +170,11 @@ class UserService:
 
     def emails(self) -> tuple[str, ...]:
         """Every user's address, in the reference's order (domain sort, then address)."""
+
         def compute() -> tuple[str, ...]:
             rows = self._db.query("SELECT email FROM users")
-            return tuple(sort_email_addresses((r[0] for r in rows),
-                                              self._config.primary_hostname))
+            return tuple(sort_email_addresses((r[0] for r in rows), self._config.primary_hostname))
+
         return self._db.cached("user-emails", compute)
 
     def exists(self, email: str) -> bool:
@@ -176,17 +184,21 @@ class UserService:
         rows = self._db.query("SELECT password FROM users WHERE email=?", (email,))
         return rows[0][0] if rows else None
 
-    def list_users(self, *, with_archived: bool = True,
-                   with_sizes: bool = True) -> tuple[DomainUsers, ...]:
+    def list_users(
+        self, *, with_archived: bool = True, with_sizes: bool = True
+    ) -> tuple[DomainUsers, ...]:
         """All users grouped by domain in the reference's order, archived mailboxes included.
 
         The result is reused until the database or the mailbox folders change; mailbox sizes
         (written by dovecot) may lag by up to SIZE_MAX_AGE seconds.
         """
         root = str(self._config.mailboxes_dir)
-        return self._db.cached(f"users:{with_archived}:{with_sizes}",
-                               lambda: self._list_users(with_archived, with_sizes),
-                               extra_key=_folder_stamp(root), max_age=SIZE_MAX_AGE)
+        return self._db.cached(
+            f"users:{with_archived}:{with_sizes}",
+            lambda: self._list_users(with_archived, with_sizes),
+            extra_key=_folder_stamp(root),
+            max_age=SIZE_MAX_AGE,
+        )
 
     def _list_users(self, with_archived: bool, with_sizes: bool) -> tuple[DomainUsers, ...]:
         features = self._schema
@@ -205,17 +217,29 @@ class UserService:
             size = None
             if with_sizes and local in on_disk.get(domain, ()):
                 size = read_box_size(mailbox)
-            grouped.setdefault(domain, []).append(MailUser(
-                email=email, privileges=parse_privileges(row[1]), status="active",
-                mailbox=mailbox, quota=row[2] if features.has_quota else None, box_size=size))
+            grouped.setdefault(domain, []).append(
+                MailUser(
+                    email=email,
+                    privileges=parse_privileges(row[1]),
+                    status="active",
+                    mailbox=mailbox,
+                    quota=row[2] if features.has_quota else None,
+                    box_size=size,
+                )
+            )
         if with_archived:
             for domain, locals_ in on_disk.items():
                 for local in locals_:
                     email = local + "@" + domain
                     if email not in active:
-                        grouped.setdefault(domain, []).append(MailUser(
-                            email=email, privileges=(), status="inactive",
-                            mailbox=f"{root}/{domain}/{local}"))
+                        grouped.setdefault(domain, []).append(
+                            MailUser(
+                                email=email,
+                                privileges=(),
+                                status="inactive",
+                                mailbox=f"{root}/{domain}/{local}",
+                            )
+                        )
         result = []
         for domain in sort_domains(grouped, self._config.primary_hostname):
             members = sorted(grouped[domain], key=lambda u: (u.status != "active", u.email))
@@ -257,8 +281,15 @@ class UserService:
 
     # --- changing -------------------------------------------------------------------------
 
-    def add_user(self, email: str, password: str, privileges: str | Iterable[str] = "",
-                 *, quota: str = "0", actor: Actor) -> Change:
+    def add_user(
+        self,
+        email: str,
+        password: str,
+        privileges: str | Iterable[str] = "",
+        *,
+        quota: str = "0",
+        actor: Actor,
+    ) -> Change:
         """Create a mail user, then run the housekeeping (required aliases).
 
         Raises:
@@ -283,12 +314,16 @@ class UserService:
             try:
                 with self._db.write() as conn:
                     if self._schema.has_quota:
-                        conn.execute("INSERT INTO users (email, password, privileges, quota)"
-                                     " VALUES (?, ?, ?, ?)",
-                                     (email, hashed, "\n".join(privs), quota))
+                        conn.execute(
+                            "INSERT INTO users (email, password, privileges, quota)"
+                            " VALUES (?, ?, ?, ?)",
+                            (email, hashed, "\n".join(privs), quota),
+                        )
                     else:
-                        conn.execute("INSERT INTO users (email, password, privileges)"
-                                     " VALUES (?, ?, ?)", (email, hashed, "\n".join(privs)))
+                        conn.execute(
+                            "INSERT INTO users (email, password, privileges) VALUES (?, ?, ?)",
+                            (email, hashed, "\n".join(privs)),
+                        )
             except sqlite3.IntegrityError:
                 raise AlreadyExists("User already exists.", field="email") from None
         return Change.of("mail user added", *self._hooks.emit(MailChanged()))
@@ -329,8 +364,7 @@ class UserService:
             validate_password(password)
             hashed = hash_password(password)
             with self._db.write() as conn:
-                cursor = conn.execute("UPDATE users SET password=? WHERE email=?",
-                                      (hashed, email))
+                cursor = conn.execute("UPDATE users SET password=? WHERE email=?", (hashed, email))
                 if cursor.rowcount != 1:
                     raise NotFound(f"That's not a user ({email}).", field="email")
             self._hooks.emit(UserCredentialsChanged(email))
@@ -348,8 +382,9 @@ class UserService:
         with self._audit.recording(actor, operation, f"{email} {privilege}".strip()):
             validate_privilege(privilege)
             with self._db.write() as conn:
-                row = conn.execute("SELECT privileges FROM users WHERE email=?",
-                                   (email,)).fetchone()
+                row = conn.execute(
+                    "SELECT privileges FROM users WHERE email=?", (email,)
+                ).fetchone()
                 if row is None:
                     raise NotFound(f"That's not a user ({email}).", field="email")
                 privs = list(parse_privileges(row[0]))
@@ -357,8 +392,9 @@ class UserService:
                     privs.append(privilege)
                 if not add:
                     privs = [p for p in privs if p != privilege]
-                conn.execute("UPDATE users SET privileges=? WHERE email=?",
-                             ("\n".join(privs), email))
+                conn.execute(
+                    "UPDATE users SET privileges=? WHERE email=?", ("\n".join(privs), email)
+                )
 
     def set_quota(self, email: str, quota: str, *, actor: Actor) -> None:
         """Raises: ValidationError: bad quota, or a v0.51 database. NotFound: no such user."""
@@ -367,7 +403,8 @@ class UserService:
             if not self._schema.has_quota:
                 raise ValidationError(
                     "This box's database has no quota column (a v0.51 box): upgrade it first.",
-                    field="quota")
+                    field="quota",
+                )
             with self._db.write() as conn:
                 cursor = conn.execute("UPDATE users SET quota=? WHERE email=?", (quota, email))
                 if cursor.rowcount != 1:

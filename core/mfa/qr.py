@@ -49,9 +49,9 @@ class QrMatrix:
         side = self.size + 2 * width
         blank = (False,) * side
         edge = (False,) * width
-        return ((blank,) * width
-                + tuple(edge + row + edge for row in self.modules)
-                + (blank,) * width)
+        return (
+            (blank,) * width + tuple(edge + row + edge for row in self.modules) + (blank,) * width
+        )
 
 
 def _build(data: str, error_correction: ErrorCorrection, **kwargs: object) -> qrcode.QRCode:
@@ -79,8 +79,13 @@ def qr_matrix(data: str, *, error_correction: ErrorCorrection = "L") -> QrMatrix
     return QrMatrix(modules=modules, version=code.version, error_correction=error_correction)
 
 
-def png_base64(data: str, *, error_correction: ErrorCorrection = "M", box_size: int = 10,
-               border: int = QUIET_ZONE) -> str:
+def png_base64(
+    data: str,
+    *,
+    error_correction: ErrorCorrection = "M",
+    box_size: int = 10,
+    border: int = QUIET_ZONE,
+) -> str:
     """A black-on-white PNG of the QR code, base64-encoded (the API's `qr_code_base64`).
 
     The defaults are the reference's (`qrcode.make`: level M, 10-pixel modules, 4-module
@@ -89,8 +94,9 @@ def png_base64(data: str, *, error_correction: ErrorCorrection = "M", box_size: 
     Raises:
         ValidationError: `data` is too long for any QR version.
     """
-    code = _build(data, error_correction, box_size=box_size, border=border,
-                  image_factory=PyPNGImage)
+    code = _build(
+        data, error_correction, box_size=box_size, border=border, image_factory=PyPNGImage
+    )
     buffer = io.BytesIO()
     code.make_image().save(buffer)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 USER_DOES_NOT_EXIST: Final = "User does not exist."
 INVALID_USER_OR_ID: Final = "Invalid user or MFA id."
 BAD_INPUT: Final = "Bad Input"
-NO_MFA_TABLE: Final = ("This box's database has no mfa table (older than v0.51): "
-                       "upgrade it first.")
+NO_MFA_TABLE: Final = "This box's database has no mfa table (older than v0.51): upgrade it first."
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +63,16 @@ class MfaStatus:
 class MfaService:
     """MFA rows in users.sqlite's `mfa` table (STORAGE.md §2.1)."""
 
-    def __init__(self, db: Database, state_db: Database, schema: SchemaFeatures,
-                 hostname: str, clock: Callable[[], float], audit: AuditLog,
-                 hooks: Hooks) -> None:
+    def __init__(
+        self,
+        db: Database,
+        state_db: Database,
+        schema: SchemaFeatures,
+        hostname: str,
+        clock: Callable[[], float],
+        audit: AuditLog,
+        hooks: Hooks,
+    ) -> None:
         self._db = db
         self._state_db = state_db
         self._schema = schema
@@ -95,8 +101,9 @@ class MfaService:
         user_id = self._user_id(self._db.conn, email)
         if not self._schema.has_mfa:
             return ()
-        rows = self._db.query("SELECT id, type, label FROM mfa WHERE user_id=? ORDER BY id",
-                                  (user_id,))
+        rows = self._db.query(
+            "SELECT id, type, label FROM mfa WHERE user_id=? ORDER BY id", (user_id,)
+        )
         return tuple(MfaMethod(id=int(i), type=t, label=label) for i, t, label in rows)
 
     def methods_by_user(self) -> dict[str, tuple[MfaMethod, ...]]:
@@ -107,10 +114,12 @@ class MfaService:
         methods: dict[str, list[MfaMethod]] = {}
         rows = self._db.query(
             "SELECT users.email, mfa.id, mfa.type, mfa.label FROM mfa"
-            " JOIN users ON users.id = mfa.user_id ORDER BY mfa.id")
+            " JOIN users ON users.id = mfa.user_id ORDER BY mfa.id"
+        )
         for email, mfa_id, mfa_type, label in rows:
             methods.setdefault(email, []).append(
-                MfaMethod(id=int(mfa_id), type=mfa_type, label=label))
+                MfaMethod(id=int(mfa_id), type=mfa_type, label=label)
+            )
         return {email: tuple(found) for email, found in methods.items()}
 
     def provision_totp(self, email: str | None) -> TotpProvisioning:
@@ -134,13 +143,21 @@ class MfaService:
         """
         enabled = self.list_methods(email)
         assert email is not None  # list_methods refused None
-        return MfaStatus(email=email, enabled=enabled,
-                         new_totp=self.provision_totp(email) if provision else None)
+        return MfaStatus(
+            email=email, enabled=enabled, new_totp=self.provision_totp(email) if provision else None
+        )
 
     # --- changing -------------------------------------------------------------------------
 
-    def enable_totp(self, email: str | None, secret: str | None, token: str | None,
-                    label: str | None = None, *, actor: Actor) -> MfaMethod:
+    def enable_totp(
+        self,
+        email: str | None,
+        secret: str | None,
+        token: str | None,
+        label: str | None = None,
+        *,
+        actor: Actor,
+    ) -> MfaMethod:
         """Add a TOTP method once its first code checks out (BEHAVIOUR.md §8.2).
 
         Checks in the reference's order: the token is there, the secret is well formed, the
@@ -167,15 +184,18 @@ class MfaService:
                 user_id = self._user_id(conn, email)
                 cursor = conn.execute(
                     "INSERT INTO mfa (user_id, type, secret, mru_token, label)"
-                    " VALUES (?, 'totp', ?, ?, ?)", (user_id, secret, used, label))
+                    " VALUES (?, 'totp', ?, ?, ?)",
+                    (user_id, secret, used, label),
+                )
                 mfa_id = int(cursor.lastrowid or 0)
             used_codes.claim(self._state_db, mfa_id, used, self._clock())
             assert email is not None  # _user_id refused None
             self._hooks.emit(UserCredentialsChanged(email))
         return MfaMethod(id=mfa_id, type="totp", label=label)
 
-    def disable(self, email: str | None, mfa_id: int | str | None = None, *,
-                actor: Actor) -> tuple[MfaMethod, ...]:
+    def disable(
+        self, email: str | None, mfa_id: int | str | None = None, *, actor: Actor
+    ) -> tuple[MfaMethod, ...]:
         """Remove one method by id, or all of the user's (BEHAVIOUR.md §8.3); an admin's way
         to let a user who lost their device back in.
 
@@ -202,8 +222,9 @@ class MfaService:
             self._hooks.emit(UserCredentialsChanged(email))
         return removed
 
-    def _remove_rows(self, conn: sqlite3.Connection, user_id: int,
-                     mfa_id: int | str | None) -> tuple[MfaMethod, ...]:
+    def _remove_rows(
+        self, conn: sqlite3.Connection, user_id: int, mfa_id: int | str | None
+    ) -> tuple[MfaMethod, ...]:
         if not self._schema.has_mfa:
             return ()
         where, params = "user_id=?", [user_id]
@@ -212,10 +233,11 @@ class MfaService:
                 number = int(mfa_id)
             except ValueError:
                 return ()
-            if not -(2 ** 63) <= number < 2 ** 63:  # SQLite integers; no row has such an id
+            if not -(2**63) <= number < 2**63:  # SQLite integers; no row has such an id
                 return ()
             where, params = "user_id=? AND id=?", [user_id, number]
-        rows = conn.execute(f"SELECT id, type, label FROM mfa WHERE {where} ORDER BY id",
-                            params).fetchall()
+        rows = conn.execute(
+            f"SELECT id, type, label FROM mfa WHERE {where} ORDER BY id", params
+        ).fetchall()
         conn.execute(f"DELETE FROM mfa WHERE {where}", params)
         return tuple(MfaMethod(id=int(i), type=t, label=label) for i, t, label in rows)

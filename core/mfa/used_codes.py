@@ -32,5 +32,6 @@ def claim(state_db: Database, mfa_id: int, code: str, now: float) -> bool:
         conn.execute("DELETE FROM used_totp_codes WHERE time<?", (now - KEEP_SECONDS,))
         cursor = conn.execute(
             "INSERT OR IGNORE INTO used_totp_codes (mfa_id, code, time) VALUES (?, ?, ?)",
-            (mfa_id, code, now))
+            (mfa_id, code, now),
+        )
         return cursor.rowcount == 1

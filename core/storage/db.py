@@ -66,8 +66,9 @@ class Database:
         _DATABASES.add(self)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         (current,) = conn.execute("PRAGMA journal_mode").fetchone()
         if current != self.journal:
@@ -127,8 +128,14 @@ class Database:
                 self._epoch += 1
         return self._epoch, self._generation
 
-    def cached(self, name: str, compute: Callable[[], T], *, extra_key: Hashable = None,
-               max_age: float | None = None) -> T:
+    def cached(
+        self,
+        name: str,
+        compute: Callable[[], T],
+        *,
+        extra_key: Hashable = None,
+        max_age: float | None = None,
+    ) -> T:
         """`compute()`, reused by every thread while the database (and `extra_key`) are
         unchanged.
 
@@ -138,8 +145,11 @@ class Database:
         """
         key = (self.version(), extra_key)  # taken before computing: a change meanwhile shows
         hit = self._cache.get(name)
-        if hit is not None and hit[0] == key and (
-                max_age is None or time.monotonic() - hit[1] < max_age):
+        if (
+            hit is not None
+            and hit[0] == key
+            and (max_age is None or time.monotonic() - hit[1] < max_age)
+        ):
             return hit[2]  # type: ignore[return-value]
         with self._compute_lock(name):
             hit = self._cache.get(name)

@@ -25,6 +25,7 @@ CERT_MIN_DAYS: Final = 10
 
 # --- TLS key and TLSA ------------------------------------------------------------------------
 
+
 def ensure_tls_key(ssl_dir: Path) -> bool:
     """Create the box's RSA-2048 `ssl_private_key.pem` (0600) as setup does (SYSTEM.md §1.7),
     unless there is one. True if created."""
@@ -32,9 +33,15 @@ def ensure_tls_key(ssl_dir: Path) -> bool:
     if path.exists():
         return False
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    atomic_write(path, key.private_bytes(serialization.Encoding.PEM,
-                                         serialization.PrivateFormat.TraditionalOpenSSL,
-                                         serialization.NoEncryption()), mode=0o600)
+    atomic_write(
+        path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+        mode=0o600,
+    )
     return True
 
 
@@ -50,7 +57,8 @@ def tlsa_value(ssl_dir: Path) -> str | None:
     except (OSError, ValueError):
         try:
             key = serialization.load_pem_private_key(
-                (ssl_dir / "ssl_private_key.pem").read_bytes(), password=None)
+                (ssl_dir / "ssl_private_key.pem").read_bytes(), password=None
+            )
             der = key.public_key().public_bytes(*der_format)
         except (OSError, ValueError, TypeError):
             return None
@@ -58,6 +66,7 @@ def tlsa_value(ssl_dir: Path) -> str | None:
 
 
 # --- certificates ----------------------------------------------------------------------------
+
 
 def _pem_blocks(directory: Path) -> Iterable[Path]:
     try:
@@ -105,8 +114,11 @@ def valid_certificate_names(ssl_dir: Path, names: Iterable[str], now: float) -> 
         if b"PRIVATE KEY-----" in data.split(b"\n", 1)[0]:
             try:
                 key = serialization.load_pem_private_key(data, password=None)
-                keys.add(key.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+                keys.add(
+                    key.public_key().public_bytes(
+                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                    )
+                )
             except (ValueError, TypeError):
                 continue
         elif b"BEGIN CERTIFICATE" in data:
@@ -124,8 +136,9 @@ def valid_certificate_names(ssl_dir: Path, names: Iterable[str], now: float) -> 
     when = datetime.datetime.fromtimestamp(now, datetime.UTC)
     good: set[str] = set()
     for leaf, intermediates in certs:
-        spki = leaf.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        spki = leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         if spki not in keys or leaf.issuer == leaf.subject:
             continue
         if (leaf.not_valid_after_utc - when).days < CERT_MIN_DAYS:
@@ -134,8 +147,12 @@ def valid_certificate_names(ssl_dir: Path, names: Iterable[str], now: float) -> 
             if not _covers(leaf, name):
                 continue
             try:
-                verifier = PolicyBuilder().store(store).time(when).build_server_verifier(
-                    x509.DNSName(name))
+                verifier = (
+                    PolicyBuilder()
+                    .store(store)
+                    .time(when)
+                    .build_server_verifier(x509.DNSName(name))
+                )
                 verifier.verify(leaf, intermediates)
             except (VerificationError, ValueError):
                 continue

@@ -30,13 +30,19 @@ class DnsAlgorithmDialog(ModalScreen[str | None]):
         in_use = ", ".join(self.current) or "none"
         with Vertical(classes="dialog"):
             yield Label("DNSSEC algorithm", classes="dialog-title")
-            yield Static(f"Zones are signed with {in_use}. ECDSAP256SHA256 gives smaller "
-                         "signatures; RSASHA256 suits registrars that do not take "
-                         "algorithm 13.", classes="dialog-body")
+            yield Static(
+                f"Zones are signed with {in_use}. ECDSAP256SHA256 gives smaller "
+                "signatures; RSASHA256 suits registrars that do not take "
+                "algorithm 13.",
+                classes="dialog-body",
+            )
             with RadioSet(id="dns-algorithm"):
                 for name in SELECTABLE:
-                    yield RadioButton(name + (" (in use)" if name in self.current else ""),
-                                      value=self.current == (name,), name=name)
+                    yield RadioButton(
+                        name + (" (in use)" if name in self.current else ""),
+                        value=self.current == (name,),
+                        name=name,
+                    )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Continue", variant="primary", id="algorithm-continue")
                 yield Button("Cancel", id="algorithm-cancel")

@@ -41,27 +41,40 @@ class DnsRecordForm(FormModal[Change | None]):
 
     def intro(self) -> str:
         if self.record is not None:
-            return (f"Every {self.record.rtype} value of {self.record.qname} is replaced by "
-                    "the one below; the DNS update runs at once.")
-        return ("The record is published with the box's own; a custom record of the same "
-                "name and type replaces the box's default. The DNS update runs at once.")
+            return (
+                f"Every {self.record.rtype} value of {self.record.qname} is replaced by "
+                "the one below; the DNS update runs at once."
+            )
+        return (
+            "The record is published with the box's own; a custom record of the same "
+            "name and type replaces the box's default. The DNS update runs at once."
+        )
 
     def fields(self) -> list[FormField]:
         record = self.record
-        qname = Input(record.qname if record else "",
-                      placeholder=f"www.{self.zone}" if self.zone else "www.example.com",
-                      id="qname", disabled=record is not None)
-        rtype: Select[str] = Select([(t, t) for t in RECORD_TYPES], allow_blank=False,
-                                    value=record.rtype if record else "A", id="rtype",
-                                    disabled=record is not None)
+        qname = Input(
+            record.qname if record else "",
+            placeholder=f"www.{self.zone}" if self.zone else "www.example.com",
+            id="qname",
+            disabled=record is not None,
+        )
+        rtype: Select[str] = Select(
+            [(t, t) for t in RECORD_TYPES],
+            allow_blank=False,
+            value=record.rtype if record else "A",
+            id="rtype",
+            disabled=record is not None,
+        )
         value = Input(record.value if record else "", placeholder="value", id="value")
-        zone_hint = (f"The full name, e.g. {self.zone} or www.{self.zone}" if self.zone
-                     else "The full name, e.g. www.example.com")
+        zone_hint = (
+            f"The full name, e.g. {self.zone} or www.{self.zone}"
+            if self.zone
+            else "The full name, e.g. www.example.com"
+        )
         return [
             FormField("qname", "Name", qname, hint="" if record else zone_hint),
             FormField("rtype", "Type", rtype),
-            FormField("value", "Value", value,
-                      hint=VALUE_HINTS[record.rtype if record else "A"]),
+            FormField("value", "Value", value, hint=VALUE_HINTS[record.rtype if record else "A"]),
         ]
 
     def on_mount(self) -> None:
@@ -80,7 +93,9 @@ class DnsRecordForm(FormModal[Change | None]):
     def submit(self) -> Change:
         dns = self.box.dns
         if self.record is not None:
-            return dns.set_custom_record(self.record.qname, self.record.rtype,
-                                         self.value("value"), actor=TUI_ACTOR)
-        return dns.add_custom_record(self.value("qname"), self.rtype(), self.value("value"),
-                                     actor=TUI_ACTOR)
+            return dns.set_custom_record(
+                self.record.qname, self.record.rtype, self.value("value"), actor=TUI_ACTOR
+            )
+        return dns.add_custom_record(
+            self.value("qname"), self.rtype(), self.value("value"), actor=TUI_ACTOR
+        )

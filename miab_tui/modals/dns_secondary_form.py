@@ -22,15 +22,24 @@ class DnsSecondaryForm(FormModal[Change | None]):
         self.entries = entries
 
     def intro(self) -> str:
-        return ("A host name is published as a nameserver (NS) of every zone in place of "
-                "the box's ns2 and may transfer the zones. xfr:IP or xfr:CIDR only allows "
-                "transfers. Leave empty to use the box alone.")
+        return (
+            "A host name is published as a nameserver (NS) of every zone in place of "
+            "the box's ns2 and may transfer the zones. xfr:IP or xfr:CIDR only allows "
+            "transfers. Leave empty to use the box alone."
+        )
 
     def fields(self) -> list[FormField]:
-        hostnames = Input(" ".join(self.entries), placeholder="ns2.example.net xfr:203.0.113.0/24",
-                          id="hostnames")
-        return [FormField("hostnames", "Secondary nameservers", hostnames,
-                          hint="Separated by spaces or commas")]
+        hostnames = Input(
+            " ".join(self.entries), placeholder="ns2.example.net xfr:203.0.113.0/24", id="hostnames"
+        )
+        return [
+            FormField(
+                "hostnames",
+                "Secondary nameservers",
+                hostnames,
+                hint="Separated by spaces or commas",
+            )
+        ]
 
     def submit(self) -> Change:
         return self.box.dns.set_secondary_nameservers(self.value("hostnames"), actor=TUI_ACTOR)

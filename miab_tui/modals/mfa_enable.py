@@ -26,8 +26,8 @@ _CHROME_ROWS = 2 + 1
 
 def grouped_secret(secret: str) -> str:
     """The secret in groups of four, four groups a line: easier to copy by eye."""
-    groups = [secret[start:start + 4] for start in range(0, len(secret), 4)]
-    return "\n".join(" ".join(groups[start:start + 4]) for start in range(0, len(groups), 4))
+    groups = [secret[start : start + 4] for start in range(0, len(secret), 4)]
+    return "\n".join(" ".join(groups[start : start + 4]) for start in range(0, len(groups), 4))
 
 
 def quiet_zone_for(uri: str, width: int, height: int) -> int:
@@ -58,10 +58,12 @@ class MfaEnableForm(FormModal[str | None]):
 
     def fields(self) -> list[FormField]:
         return [
-            FormField("token", "First code from the app",
-                      Input(placeholder="6 digits", max_length=16, id="token")),
-            FormField("label", "Label (optional)",
-                      Input(placeholder="e.g. phone", id="label")),
+            FormField(
+                "token",
+                "First code from the app",
+                Input(placeholder="6 digits", max_length=16, id="token"),
+            ),
+            FormField("label", "Label (optional)", Input(placeholder="e.g. phone", id="label")),
         ]
 
     def compose(self) -> ComposeResult:
@@ -90,10 +92,12 @@ class MfaEnableForm(FormModal[str | None]):
             self.quiet_zone = wanted
             await self.query_one("#mfa-qr", QrCode).remove()
             await self.query_one("#mfa-enable-dialog").mount(
-                QrCode(self.uri, quiet_zone=wanted, id="mfa-qr"), before=0)
+                QrCode(self.uri, quiet_zone=wanted, id="mfa-qr"), before=0
+            )
 
     def submit(self) -> str:
         label = self.value("label").strip() or None
-        method = self.box.mfa.enable_totp(self.email, self.secret, self.value("token"),
-                                          label, actor=TUI_ACTOR)
+        method = self.box.mfa.enable_totp(
+            self.email, self.secret, self.value("token"), label, actor=TUI_ACTOR
+        )
         return f"TOTP enabled: {self.email} #{method.id}" + (f" {label}" if label else "")

@@ -22,26 +22,42 @@ class UserForm(FormModal[Change | None]):
 
     def fields(self) -> list[FormField]:
         fields = [
-            FormField("email", "Email address",
-                      Input(self._email, placeholder="user@example.com", id="email")),
-            FormField("password", "Password",
-                      Input(password=True, placeholder="at least eight characters",
-                            id="password")),
-            FormField("privileges", "Privileges",
-                      Checkbox("Administrator (may use the admin panel and API)",
-                               id="admin")),
+            FormField(
+                "email",
+                "Email address",
+                Input(self._email, placeholder="user@example.com", id="email"),
+            ),
+            FormField(
+                "password",
+                "Password",
+                Input(password=True, placeholder="at least eight characters", id="password"),
+            ),
+            FormField(
+                "privileges",
+                "Privileges",
+                Checkbox("Administrator (may use the admin panel and API)", id="admin"),
+            ),
         ]
         if self.box.schema.has_quota:
-            fields.append(FormField("quota", "Quota",
-                                    Input("0", placeholder="0", id="quota"),
-                                    hint="0 for unlimited, else a size such as 500M or 2G"))
+            fields.append(
+                FormField(
+                    "quota",
+                    "Quota",
+                    Input("0", placeholder="0", id="quota"),
+                    hint="0 for unlimited, else a size such as 500M or 2G",
+                )
+            )
         return fields
 
     def submit(self) -> Change:
         quota = self.value("quota") if self.box.schema.has_quota else "0"
         return self.box.mail.users.add_user(
-            self.value("email"), self.value("password"),
-            "admin" if self.checked("privileges") else "", quota=quota, actor=TUI_ACTOR)
+            self.value("email"),
+            self.value("password"),
+            "admin" if self.checked("privileges") else "",
+            quota=quota,
+            actor=TUI_ACTOR,
+        )
 
 
 class PasswordForm(FormModal[str | None]):
@@ -58,9 +74,13 @@ class PasswordForm(FormModal[str | None]):
         return f"New password for {self.email}. Its API keys and login keys stop working."
 
     def fields(self) -> list[FormField]:
-        return [FormField("password", "New password",
-                          Input(password=True, placeholder="at least eight characters",
-                                id="password"))]
+        return [
+            FormField(
+                "password",
+                "New password",
+                Input(password=True, placeholder="at least eight characters", id="password"),
+            )
+        ]
 
     def submit(self) -> str:
         self.box.mail.users.set_password(self.email, self.value("password"), actor=TUI_ACTOR)
@@ -82,8 +102,14 @@ class QuotaForm(FormModal[str | None]):
         return f"Mailbox quota for {self.email}."
 
     def fields(self) -> list[FormField]:
-        return [FormField("quota", "Quota", Input(self._quota, id="quota"),
-                          hint="0 for unlimited, else a size such as 500M or 2G")]
+        return [
+            FormField(
+                "quota",
+                "Quota",
+                Input(self._quota, id="quota"),
+                hint="0 for unlimited, else a size such as 500M or 2G",
+            )
+        ]
 
     def submit(self) -> str:
         quota = self.value("quota")

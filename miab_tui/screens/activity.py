@@ -40,8 +40,14 @@ class ActivityScreen(AreaScreen):
         records = self.box.audit.recent(ACTIVITY_LIMIT)
         for number, record in enumerate(records):
             # Targets are stored in IDNA; shown in Unicode (`info@bücher.example`).
-            cells = (format_time(record.time), record.actor, record.face, record.operation,
-                     display_target(record.target), record.outcome)
+            cells = (
+                format_time(record.time),
+                record.actor,
+                record.face,
+                record.operation,
+                display_target(record.target),
+                record.outcome,
+            )
             rows.append(Row(str(number), cells, muted=record.outcome != "ok"))
             search.append(" ".join(cells).lower())
         return ActivityLoaded(rows, search, f"{len(records):,} changes")

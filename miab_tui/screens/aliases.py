@@ -27,10 +27,16 @@ def alias_rows(groups: tuple[DomainAliases, ...]) -> tuple[list[Row], list[str],
             forwards = ", ".join(alias.forwards_to)
             senders = ", ".join(alias.senders) if alias.senders is not None else ""
             required = "required" if alias.required else ""
-            rows.append(Row(alias.address, (domain, alias.address_display, alias.kind,
-                                            required, senders, forwards)))
-            search.append(f"{alias.address_display} {alias.address} {alias.kind} {required} "
-                          f"{senders} {forwards} {domain}".lower())
+            rows.append(
+                Row(
+                    alias.address,
+                    (domain, alias.address_display, alias.kind, required, senders, forwards),
+                )
+            )
+            search.append(
+                f"{alias.address_display} {alias.address} {alias.kind} {required} "
+                f"{senders} {forwards} {domain}".lower()
+            )
             aliases[alias.address] = alias
     return rows, search, aliases
 
@@ -80,8 +86,11 @@ class AliasesScreen(AreaScreen):
         if alias is None:
             return
         if alias.auto:
-            self.notify(f"{alias.address_display} is kept by the box itself (an automatic "
-                        "alias): it cannot be edited.", severity="warning")
+            self.notify(
+                f"{alias.address_display} is kept by the box itself (an automatic "
+                "alias): it cannot be edited.",
+                severity="warning",
+            )
             return
         self.app.push_screen(AliasForm(alias), self.report_result)
 
@@ -95,20 +104,31 @@ class AliasesScreen(AreaScreen):
             return
         if alias.required:
             # The reference's panel hides Remove for these; the box re-creates them at once.
-            self.notify(f"{alias.address_display} is a required alias: the box re-creates "
-                        "it after every change, so it cannot be removed. Edit it to "
-                        "forward elsewhere.", title="Required alias", severity="warning")
+            self.notify(
+                f"{alias.address_display} is a required alias: the box re-creates "
+                "it after every change, so it cannot be removed. Edit it to "
+                "forward elsewhere.",
+                title="Required alias",
+                severity="warning",
+            )
             return
         address = alias.address
 
         def answered(remove: bool | None) -> None:
             if remove:
                 aliases = self.box.mail.aliases
-                self.run_change(lambda: aliases.remove_alias(address, actor=TUI_ACTOR),
-                                f"alias removed: {alias.address_display}",
-                                alias.address_display)
+                self.run_change(
+                    lambda: aliases.remove_alias(address, actor=TUI_ACTOR),
+                    f"alias removed: {alias.address_display}",
+                    alias.address_display,
+                )
 
-        self.app.push_screen(ConfirmDialog(
-            f"Remove {alias.address_display}?",
-            f"Mail to {alias.address_display} will no longer be forwarded to "
-            f"{', '.join(alias.forwards_to) or 'anyone'}.", confirm_label="Remove"), answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {alias.address_display}?",
+                f"Mail to {alias.address_display} will no longer be forwarded to "
+                f"{', '.join(alias.forwards_to) or 'anyone'}.",
+                confirm_label="Remove",
+            ),
+            answered,
+        )

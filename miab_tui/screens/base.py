@@ -73,9 +73,13 @@ class AreaScreen(Screen[None]):
         return self.browser.table
 
     def make_browser(self) -> RecordBrowser:
-        return RecordBrowser(self.COLUMNS, placeholder=self.FILTER_PLACEHOLDER,
-                             empty_text=self.EMPTY_TEXT, table_id=f"{self.AREA}-table",
-                             id=f"{self.AREA}-browser")
+        return RecordBrowser(
+            self.COLUMNS,
+            placeholder=self.FILTER_PLACEHOLDER,
+            empty_text=self.EMPTY_TEXT,
+            table_id=f"{self.AREA}-table",
+            id=f"{self.AREA}-browser",
+        )
 
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
@@ -114,8 +118,7 @@ class AreaScreen(Screen[None]):
     def show_records(self, message: RecordsLoaded) -> None:
         message.stop()
         self.context = message.context
-        self.browser.set_records(message.rows, message.search, message.summary,
-                                 message.widths)
+        self.browser.set_records(message.rows, message.search, message.summary, message.widths)
         self._loaded_once = True
         self.records_shown()
 
@@ -139,14 +142,16 @@ class AreaScreen(Screen[None]):
     # --- changes ----------------------------------------------------------------------
 
     @core_worker(doing="The change", group="change")
-    def run_change(self, operation: Callable[[], Change | str | None], done: str,
-                   target: str = "Done") -> None:
+    def run_change(
+        self, operation: Callable[[], Change | str | None], done: str, target: str = "Done"
+    ) -> None:
         """Call core off the UI thread; report the result (a refusal or failure is the
         worker edge's to report)."""
         self.post_message(ChangeMade(summarise(operation(), done), target))
 
-    def perform_change(self, operation: Callable[[], Change | str | None], done: str,
-                       target: str) -> None:
+    def perform_change(
+        self, operation: Callable[[], Change | str | None], done: str, target: str
+    ) -> None:
         """On a worker thread of the screen's own: the change, reported as `run_change`
         reports it."""
         ok, result = guarded(self, "The change", operation)

@@ -74,8 +74,10 @@ def in_zone(qname: str, zone: str) -> bool:
 
 
 def record_rows(records: tuple[DnsRecord, ...]) -> tuple[list[Row], list[str]]:
-    rows = [Row(str(index), (r.qname, r.rtype, r.value, r.explanation))
-            for index, r in enumerate(records)]
+    rows = [
+        Row(str(index), (r.qname, r.rtype, r.value, r.explanation))
+        for index, r in enumerate(records)
+    ]
     search = [f"{r.qname} {r.rtype} {r.value} {r.explanation}".lower() for r in records]
     return rows, search
 
@@ -86,13 +88,14 @@ def ds_text(ds: tuple[DsRecord, ...]) -> str:
         return ""
     lines = [record.text for record in ds]
     for record in ds:
-        lines += ["",
-                  f"Key tag      {record.key_tag}",
-                  f"Algorithm    {record.algorithm} "
-                  f"({ALGORITHM_NAMES.get(record.algorithm, 'unknown')})",
-                  f"Digest type  {record.digest_type} "
-                  f"({DIGEST_NAMES.get(record.digest_type, 'unknown')})",
-                  f"Digest       {record.digest}"]
+        lines += [
+            "",
+            f"Key tag      {record.key_tag}",
+            f"Algorithm    {record.algorithm} ({ALGORITHM_NAMES.get(record.algorithm, 'unknown')})",
+            f"Digest type  {record.digest_type} "
+            f"({DIGEST_NAMES.get(record.digest_type, 'unknown')})",
+            f"Digest       {record.digest}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -127,29 +130,75 @@ class DnsScreen(AreaScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_record", "Add", tooltip="Add a custom DNS record"),
-        Binding("e", "replace_record", "Replace",
-                tooltip="Replace the values of the selected custom record's name and type"),
-        Binding("x,delete", "remove_record", "Remove",
-                tooltip="Remove the selected custom record"),
+        Binding(
+            "e",
+            "replace_record",
+            "Replace",
+            tooltip="Replace the values of the selected custom record's name and type",
+        ),
+        Binding("x,delete", "remove_record", "Remove", tooltip="Remove the selected custom record"),
         Binding("s", "set_secondary", "Secondary NS", tooltip="Set the secondary nameservers"),
-        Binding("g", "choose_algorithm", "Algorithm",
-                tooltip="Choose the DNSSEC algorithm that signs every zone"),
-        Binding("u", "apply_update", "Apply update",
-                tooltip="Write, sign and reload the zones that changed"),
-        Binding("U", "apply_update(True)", "Force update", show=False,
-                tooltip="Rewrite and re-sign every zone, changed or not"),
-        Binding("r", "show_tab('records')", "Records", show=False,
-                tooltip="The selected zone's records with their explanations"),
-        Binding("f", "show_tab('zonefile')", "Zone file", show=False,
-                tooltip="The selected zone's zone file"),
-        Binding("c", "show_tab('custom')", "Custom records", show=False,
-                tooltip="The custom records in the selected zone"),
-        Binding("n", "show_tab('secondary')", "Secondary nameservers", show=False,
-                tooltip="Secondary nameservers that copy the zones"),
-        Binding("d", "show_tab('dnssec')", "DNSSEC", show=False,
-                tooltip="DNSSEC algorithm and the DS records for the registrar"),
-        Binding("p", "show_tab('update')", "Update preview", show=False,
-                tooltip="What the DNS update would change, file by file"),
+        Binding(
+            "g",
+            "choose_algorithm",
+            "Algorithm",
+            tooltip="Choose the DNSSEC algorithm that signs every zone",
+        ),
+        Binding(
+            "u",
+            "apply_update",
+            "Apply update",
+            tooltip="Write, sign and reload the zones that changed",
+        ),
+        Binding(
+            "U",
+            "apply_update(True)",
+            "Force update",
+            show=False,
+            tooltip="Rewrite and re-sign every zone, changed or not",
+        ),
+        Binding(
+            "r",
+            "show_tab('records')",
+            "Records",
+            show=False,
+            tooltip="The selected zone's records with their explanations",
+        ),
+        Binding(
+            "f",
+            "show_tab('zonefile')",
+            "Zone file",
+            show=False,
+            tooltip="The selected zone's zone file",
+        ),
+        Binding(
+            "c",
+            "show_tab('custom')",
+            "Custom records",
+            show=False,
+            tooltip="The custom records in the selected zone",
+        ),
+        Binding(
+            "n",
+            "show_tab('secondary')",
+            "Secondary nameservers",
+            show=False,
+            tooltip="Secondary nameservers that copy the zones",
+        ),
+        Binding(
+            "d",
+            "show_tab('dnssec')",
+            "DNSSEC",
+            show=False,
+            tooltip="DNSSEC algorithm and the DS records for the registrar",
+        ),
+        Binding(
+            "p",
+            "show_tab('update')",
+            "Update preview",
+            show=False,
+            tooltip="What the DNS update would change, file by file",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -181,8 +230,7 @@ class DnsScreen(AreaScreen):
         yield NavBar(self.AREA)
         with Horizontal(id="dns-body"):
             with Vertical(id="dns-zones-panel"):
-                yield RecordTable(self.ZONE_COLUMNS, empty_text="No zones.",
-                                  id="dns-zones-table")
+                yield RecordTable(self.ZONE_COLUMNS, empty_text="No zones.", id="dns-zones-table")
                 yield Static("", id="dns-status")
             with TabbedContent(id="dns-tabs"):
                 with TabPane("Records", id="dns-tab-records"):
@@ -191,11 +239,17 @@ class DnsScreen(AreaScreen):
                 with TabPane("Zone file", id="dns-tab-zonefile"):
                     yield TextView(id="dns-zonefile")
                 with TabPane("Custom", id="dns-tab-custom"):
-                    yield Static("Records added by hand. A custom record replaces the box's "
-                                 "default of the same name and type. a adds, e replaces, "
-                                 "x removes.", classes="dns-note")
-                    yield RecordTable(self.CUSTOM_COLUMNS, id="dns-custom-table",
-                                      empty_text="No custom records in this zone: a adds one.")
+                    yield Static(
+                        "Records added by hand. A custom record replaces the box's "
+                        "default of the same name and type. a adds, e replaces, "
+                        "x removes.",
+                        classes="dns-note",
+                    )
+                    yield RecordTable(
+                        self.CUSTOM_COLUMNS,
+                        id="dns-custom-table",
+                        empty_text="No custom records in this zone: a adds one.",
+                    )
                 with TabPane("Secondary NS", id="dns-tab-secondary"), VerticalScroll():
                     yield Static("", id="dns-secondary-text")
                 with TabPane("DNSSEC", id="dns-tab-dnssec"):
@@ -231,8 +285,9 @@ class DnsScreen(AreaScreen):
             ds = dns.ds_records(zone)
             algorithms = dns.dnssec_algorithms(zone)
             custom = tuple(r for r in dns.custom_records() if in_zone(r.qname, zone))
-        view = DnsView(zones, zone, records, zonefile, custom, dns.secondary_nameservers(),
-                       algorithms, ds)
+        view = DnsView(
+            zones, zone, records, zonefile, custom, dns.secondary_nameservers(), algorithms, ds
+        )
         rows, search = record_rows(records)
         summary = f"{len(records):,} records in {prettify_domain(zone)}" if zone else ""
         return DnsLoaded(rows, search, summary, view)
@@ -301,25 +356,27 @@ class DnsScreen(AreaScreen):
             detail.update("")
             return
         record = view.records[int(key)]
-        detail.update(Content(f"{record.qname}  {record.rtype}  {record.value}\n"
-                              f"{record.explanation}"))
+        detail.update(
+            Content(f"{record.qname}  {record.rtype}  {record.value}\n{record.explanation}")
+        )
 
     def _show_secondary(self, view: DnsView) -> None:
         primary = self.box.config.primary_hostname
         if not view.secondary:
-            text = (f"None. The box alone serves every zone, as ns1.{primary} and "
-                    f"ns2.{primary}.")
+            text = f"None. The box alone serves every zone, as ns1.{primary} and ns2.{primary}."
         else:
             lines = ["The zones are also served by:", ""]
             for entry in view.secondary:
                 if entry.startswith("xfr:"):
                     lines.append(f"  {entry[4:]}  may transfer the zones (no NS record)")
                 else:
-                    lines.append(f"  {entry}  nameserver (NS) of every zone, may transfer "
-                                 "the zones")
+                    lines.append(
+                        f"  {entry}  nameserver (NS) of every zone, may transfer the zones"
+                    )
             text = "\n".join(lines)
         self.query_one("#dns-secondary-text", Static).update(
-            Content(text + "\n\ns sets the secondary nameservers."))
+            Content(text + "\n\ns sets the secondary nameservers.")
+        )
 
     def _show_dnssec(self, view: DnsView) -> None:
         zone = prettify_domain(view.zone) if view.zone else ""
@@ -327,9 +384,11 @@ class DnsScreen(AreaScreen):
             text = f"{zone} is not signed: the box has no DNSSEC keys for it."
         else:
             algorithms = ", ".join(f"{name} ({ALGORITHMS[name]})" for name in view.algorithms)
-            text = (f"{zone} is signed with {algorithms}. Give the DS records below to its "
-                    "registrar (select, then ctrl+c copies); most need only the SHA-256 one. "
-                    "g changes the algorithm.")
+            text = (
+                f"{zone} is signed with {algorithms}. Give the DS records below to its "
+                "registrar (select, then ctrl+c copies); most need only the SHA-256 one. "
+                "g changes the algorithm."
+            )
         self.query_one("#dns-dnssec-text", Static).update(Content(text))
         self.query_one("#dns-ds", TextView).show_text(ds_text(view.ds))
 
@@ -337,8 +396,10 @@ class DnsScreen(AreaScreen):
         count = len(diffs)
         if count:
             names = ", ".join(prettify_domain(d.name) for d in diffs)
-            text = (f"The update would change {count} file{'s' if count > 1 else ''}: {names}. "
-                    "u applies it.")
+            text = (
+                f"The update would change {count} file{'s' if count > 1 else ''}: {names}. "
+                "u applies it."
+            )
             status = f"Update pending: {count} file{'s' if count > 1 else ''}. p shows it."
         else:
             text = "Nothing to update. u runs the update anyway; U re-signs every zone."
@@ -346,7 +407,8 @@ class DnsScreen(AreaScreen):
         self.query_one("#dns-update-text", Static).update(Content(text))
         self.query_one("#dns-diff", DiffView).show_text(diff_text(diffs))
         self.query_one("#dns-tabs", TabbedContent).get_tab("dns-tab-update").label = (
-            f"Update ({count})" if count else "Update")
+            f"Update ({count})" if count else "Update"
+        )
         if not self._busy:
             self.query_one("#dns-status", Static).update(Content(status))
         self.set_class(bool(count), "-pending")
@@ -386,8 +448,7 @@ class DnsScreen(AreaScreen):
         view = self.view
         key = self.custom_table.cursor_key
         if view is None or key is None:
-            self.notify("There is no custom record in this zone: a adds one.",
-                        severity="warning")
+            self.notify("There is no custom record in this zone: a adds one.", severity="warning")
             return None
         return view.custom[int(key)]
 
@@ -413,22 +474,29 @@ class DnsScreen(AreaScreen):
 
         def answered(remove: bool | None) -> None:
             if remove:
-                self.run_busy(lambda: dns.remove_custom_record(
-                    record.qname, record.rtype, record.value, actor=TUI_ACTOR),
-                    "Updating DNS…", f"DNS record removed: {record.qname} {record.rtype}")
+                self.run_busy(
+                    lambda: dns.remove_custom_record(
+                        record.qname, record.rtype, record.value, actor=TUI_ACTOR
+                    ),
+                    "Updating DNS…",
+                    f"DNS record removed: {record.qname} {record.rtype}",
+                )
 
-        self.app.push_screen(ConfirmDialog(
-            f"Remove the {record.rtype} record of {record.qname}?",
-            f"{record.qname} {record.rtype} {record.value}\n\nThe box's default record "
-            "of that name and type, if it has one, comes back.", confirm_label="Remove"),
-            answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove the {record.rtype} record of {record.qname}?",
+                f"{record.qname} {record.rtype} {record.value}\n\nThe box's default record "
+                "of that name and type, if it has one, comes back.",
+                confirm_label="Remove",
+            ),
+            answered,
+        )
 
     def action_set_secondary(self) -> None:
         if self._refuse_while_busy():
             return
         view = self.view
-        self.app.push_screen(DnsSecondaryForm(view.secondary if view else ()),
-                             self.report_result)
+        self.app.push_screen(DnsSecondaryForm(view.secondary if view else ()), self.report_result)
 
     def action_choose_algorithm(self) -> None:
         if self._refuse_while_busy():
@@ -438,9 +506,11 @@ class DnsScreen(AreaScreen):
 
         def confirmed(yes: bool | None, algorithm: str) -> None:
             if yes:
-                self.run_busy(lambda: dns.set_dnssec_algorithm(algorithm, actor=TUI_ACTOR),
-                              f"Signing every zone with {algorithm}…",
-                              f"DNSSEC algorithm set: {algorithm}")
+                self.run_busy(
+                    lambda: dns.set_dnssec_algorithm(algorithm, actor=TUI_ACTOR),
+                    f"Signing every zone with {algorithm}…",
+                    f"DNSSEC algorithm set: {algorithm}",
+                )
 
         def chosen(algorithm: str | None) -> None:
             if algorithm is None:
@@ -448,13 +518,16 @@ class DnsScreen(AreaScreen):
             if current == (algorithm,):
                 self.notify(f"The zones are signed with {algorithm} already.")
                 return
-            self.app.push_screen(ConfirmDialog(
-                f"Sign every zone with {algorithm}?",
-                "Every zone is re-signed with new keys, so its DS records change. Replace "
-                "the DS records at each registrar with the new ones (DNSSEC tab) at once, "
-                "or validating resolvers will fail to resolve the domains.",
-                confirm_label=f"Use {algorithm}"),
-                lambda yes: confirmed(yes, algorithm))
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"Sign every zone with {algorithm}?",
+                    "Every zone is re-signed with new keys, so its DS records change. Replace "
+                    "the DS records at each registrar with the new ones (DNSSEC tab) at once, "
+                    "or validating resolvers will fail to resolve the domains.",
+                    confirm_label=f"Use {algorithm}",
+                ),
+                lambda yes: confirmed(yes, algorithm),
+            )
 
         self.app.push_screen(DnsAlgorithmDialog(current), chosen)
 
@@ -462,9 +535,11 @@ class DnsScreen(AreaScreen):
         if self._refuse_while_busy():
             return
         dns = self.box.dns
-        self.run_busy(lambda: dns.update(force=force, actor=TUI_ACTOR),
-                      "Re-signing every zone…" if force else "Updating DNS…",
-                      "DNS is up to date: nothing changed.")
+        self.run_busy(
+            lambda: dns.update(force=force, actor=TUI_ACTOR),
+            "Re-signing every zone…" if force else "Updating DNS…",
+            "DNS is up to date: nothing changed.",
+        )
 
     # --- the busy state ---------------------------------------------------------------
 
@@ -480,8 +555,7 @@ class DnsScreen(AreaScreen):
         if text is not None:
             self.query_one("#dns-status", Static).update(Content(text))
 
-    def run_busy(self, operation: Callable[[], Change | str | None], busy: str,
-                 done: str) -> None:
+    def run_busy(self, operation: Callable[[], Change | str | None], busy: str, done: str) -> None:
         """Run a change that updates (and may re-sign) zones, showing it is under way."""
         self._set_busy(busy)
         self._run_busy(operation, done)

@@ -40,8 +40,12 @@ class DomainsScreen(AreaScreen):
         for summary in summaries:
             display = prettify_domain(summary.domain)
             idna = summary.domain if display != summary.domain else ""
-            rows.append(Row(summary.domain, (display, f"{summary.users:>5,}",
-                                             f"{summary.aliases:>5,}", idna)))
+            rows.append(
+                Row(
+                    summary.domain,
+                    (display, f"{summary.users:>5,}", f"{summary.aliases:>5,}", idna),
+                )
+            )
             search.append(f"{display} {summary.domain}".lower())
         return DomainsLoaded(rows, search, f"{len(summaries):,} domains")
 

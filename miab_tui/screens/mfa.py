@@ -46,11 +46,16 @@ def method_text(method: MfaMethod) -> str:
     return f"#{method.id} {method.type}" + (f" {method.label}" if method.label else "")
 
 
-def mfa_rows(groups: tuple[DomainUsers, ...], methods: dict[str, tuple[MfaMethod, ...]]
-             ) -> tuple[list[Row], list[str], dict[str, UserMfa]]:
+def mfa_rows(
+    groups: tuple[DomainUsers, ...], methods: dict[str, tuple[MfaMethod, ...]]
+) -> tuple[list[Row], list[str], dict[str, UserMfa]]:
     """Admins first (their accounts matter most), then the others, each in core's order."""
-    users = [UserMfa(user.email, user.is_admin, methods.get(user.email, ()))
-             for group in groups for user in group.users if user.status == "active"]
+    users = [
+        UserMfa(user.email, user.is_admin, methods.get(user.email, ()))
+        for group in groups
+        for user in group.users
+        if user.status == "active"
+    ]
     users.sort(key=lambda user: not user.is_admin)  # stable: keeps core's order within
     rows: list[Row] = []
     search: list[str] = []
@@ -60,8 +65,9 @@ def mfa_rows(groups: tuple[DomainUsers, ...], methods: dict[str, tuple[MfaMethod
         labels = ", ".join(m.label or f"#{m.id}" for m in user.methods)
         shown = prettify_idn_email_address(user.email)  # IDN domains in Unicode
         rows.append(Row(user.email, (shown, admin, count, labels)))
-        search.append(f"{user.email} {shown} {admin} {'mfa' if user.methods else 'none'} "
-                      f"{labels}".lower())
+        search.append(
+            f"{user.email} {shown} {admin} {'mfa' if user.methods else 'none'} {labels}".lower()
+        )
     return rows, search, {user.email: user for user in users}
 
 
@@ -85,12 +91,21 @@ class MfaScreen(AreaScreen):
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "enable_totp", "Enable TOTP",
-                tooltip="Enrol an authenticator app for the selected user"),
-        Binding("x,delete", "disable_method", "Disable",
-                tooltip="Disable the selected method of the selected user"),
-        Binding("X", "disable_all", "Disable all",
-                tooltip="Disable every method of the selected user"),
+        Binding(
+            "e",
+            "enable_totp",
+            "Enable TOTP",
+            tooltip="Enrol an authenticator app for the selected user",
+        ),
+        Binding(
+            "x,delete",
+            "disable_method",
+            "Disable",
+            tooltip="Disable the selected method of the selected user",
+        ),
+        Binding(
+            "X", "disable_all", "Disable all", tooltip="Disable every method of the selected user"
+        ),
     ]
 
     @property
@@ -110,8 +125,9 @@ class MfaScreen(AreaScreen):
     def _methods_panel(self) -> ComposeResult:
         with Vertical(id="mfa-methods-panel"):
             yield Label("", id="mfa-methods-title")
-            yield RecordTable(self.METHOD_COLUMNS, empty_text="No method enabled.",
-                              id="mfa-methods-table")
+            yield RecordTable(
+                self.METHOD_COLUMNS, empty_text="No method enabled.", id="mfa-methods-table"
+            )
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,8 +157,11 @@ class MfaScreen(AreaScreen):
             rows: list[Row] = []
         else:
             rows = [Row(str(m.id), (f"#{m.id}", m.type, m.label or "")) for m in user.methods]
-            title.update(f"Methods of {user.email}" if rows else
-                         f"{user.email} has no MFA method: e enables TOTP.")
+            title.update(
+                f"Methods of {user.email}"
+                if rows
+                else f"{user.email} has no MFA method: e enables TOTP."
+            )
         # The method cursor stays put across reloads of the same user, else starts on top.
         same_user = user is not None and user.email == self._methods_of
         self._methods_of = user.email if user is not None else None
@@ -182,8 +201,7 @@ class MfaScreen(AreaScreen):
         self.app.call_from_thread(self._open_enable_form, email, secret)
 
     def _open_enable_form(self, email: str, secret: str) -> None:
-        self.app.push_screen(MfaEnableForm(email, secret, self.box.hostname),
-                             self.report_result)
+        self.app.push_screen(MfaEnableForm(email, secret, self.box.hostname), self.report_result)
 
     def _user_with_methods(self) -> UserMfa | None:
         user = self._selected_user()
@@ -199,11 +217,17 @@ class MfaScreen(AreaScreen):
         key = self.methods_table.cursor_key
         method = next((m for m in user.methods if str(m.id) == key), user.methods[0])
         self._confirm_disable(
-            user.email, method.id, f"Disable {method_text(method)} of {user.email}?",
+            user.email,
+            method.id,
+            f"Disable {method_text(method)} of {user.email}?",
             "Logging in will no longer ask for this method's codes. "
-            + ("It is their only method: the password alone will do. "
-               if len(user.methods) == 1 else "")
-            + "Their API key and login sessions stop working.")
+            + (
+                "It is their only method: the password alone will do. "
+                if len(user.methods) == 1
+                else ""
+            )
+            + "Their API key and login sessions stop working.",
+        )
 
     def action_disable_all(self) -> None:
         user = self._user_with_methods()
@@ -211,10 +235,12 @@ class MfaScreen(AreaScreen):
             return
         count = len(user.methods)
         self._confirm_disable(
-            user.email, None,
+            user.email,
+            None,
             f"Disable all {count} MFA method{'s' if count != 1 else ''} of {user.email}?",
             "The password alone will log them in, until they enrol again. Their API key "
-            "and login sessions stop working.")
+            "and login sessions stop working.",
+        )
 
     def _confirm_disable(self, email: str, mfa_id: int | None, title: str, body: str) -> None:
         mfa = self.box.mfa

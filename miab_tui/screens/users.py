@@ -40,8 +40,13 @@ def user_rows(groups: tuple[DomainUsers, ...]) -> tuple[list[Row], list[str], di
             status = "archived" if archived else "active"
             admin = "admin" if user.is_admin else ""
             shown = prettify_idn_email_address(user.email)  # IDN domains in Unicode
-            rows.append(Row(user.email, (domain, shown, admin, status, quota_text(user),
-                                         size_text(user)), muted=archived))
+            rows.append(
+                Row(
+                    user.email,
+                    (domain, shown, admin, status, quota_text(user), size_text(user)),
+                    muted=archived,
+                )
+            )
             search.append(f"{user.email} {shown} {domain} {admin} {status}".lower())
             users[user.email] = user
     return rows, search, users
@@ -89,8 +94,10 @@ class UsersScreen(AreaScreen):
             return None
         user = self.users.get(key)
         if user is None or user.status != "active":
-            self.notify(f"{key} is an archived mailbox without an account: add the user "
-                        "again to use it.", severity="warning")
+            self.notify(
+                f"{key} is an archived mailbox without an account: add the user again to use it.",
+                severity="warning",
+            )
             return None
         return user
 
@@ -114,8 +121,9 @@ class UsersScreen(AreaScreen):
         if user is None:
             return
         if user.quota is None:
-            self.notify("This box's database has no quota column (a v0.51 box).",
-                        severity="warning")
+            self.notify(
+                "This box's database has no quota column (a v0.51 box).", severity="warning"
+            )
             return
         self.app.push_screen(QuotaForm(user.email, user.quota), self.report_result)
 
@@ -126,11 +134,15 @@ class UsersScreen(AreaScreen):
         users = self.box.mail.users
         email = user.email
         if user.is_admin:
-            self.run_change(lambda: users.remove_privilege(email, "admin", actor=TUI_ACTOR),
-                            f"admin privilege removed: {email}")
+            self.run_change(
+                lambda: users.remove_privilege(email, "admin", actor=TUI_ACTOR),
+                f"admin privilege removed: {email}",
+            )
         else:
-            self.run_change(lambda: users.add_privilege(email, "admin", actor=TUI_ACTOR),
-                            f"admin privilege added: {email}")
+            self.run_change(
+                lambda: users.add_privilege(email, "admin", actor=TUI_ACTOR),
+                f"admin privilege added: {email}",
+            )
 
     def action_remove_user(self) -> None:
         user = self._selected_account()
@@ -141,10 +153,18 @@ class UsersScreen(AreaScreen):
         def answered(remove: bool | None) -> None:
             if remove:
                 users = self.box.mail.users
-                self.run_change(lambda: users.remove_user(email, actor=TUI_ACTOR),
-                                f"mail user removed: {email}", email)
+                self.run_change(
+                    lambda: users.remove_user(email, actor=TUI_ACTOR),
+                    f"mail user removed: {email}",
+                    email,
+                )
 
-        self.app.push_screen(ConfirmDialog(
-            f"Remove {email}?",
-            "The account goes; its mailbox stays on disk as an archived mailbox, listed "
-            "here until it is deleted by hand.", confirm_label="Remove"), answered)
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Remove {email}?",
+                "The account goes; its mailbox stays on disk as an archived mailbox, listed "
+                "here until it is deleted by hand.",
+                confirm_label="Remove",
+            ),
+            answered,
+        )

@@ -64,9 +64,15 @@ class JobPanel(Widget, can_focus=True):
             self.panel = panel
             self.job = job
 
-    def __init__(self, jobs: JobService, job_id: int, *, actor: Actor,
-                 id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobService,
+        job_id: int,
+        *,
+        actor: Actor,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.jobs = jobs
         self.job_id = job_id

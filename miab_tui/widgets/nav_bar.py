@@ -32,6 +32,10 @@ class NavBar(Horizontal):
 
     def on_click(self, event: events.Click) -> None:
         widget = event.widget
-        if widget is not None and widget.id and widget.id.startswith("nav-") \
-                and widget.id != "nav-bar":
+        if (
+            widget is not None
+            and widget.id
+            and widget.id.startswith("nav-")
+            and widget.id != "nav-bar"
+        ):
             self.app.switch_mode(widget.id.removeprefix("nav-"))

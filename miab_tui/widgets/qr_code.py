@@ -31,8 +31,9 @@ def half_block_lines(rows: Sequence[Sequence[bool]]) -> list[str]:
     for top_index in range(0, len(rows), 2):
         top = rows[top_index]
         bottom = rows[top_index + 1] if top_index + 1 < len(rows) else [False] * len(top)
-        lines.append("".join(_HALF_BLOCKS[bool(t), bool(b)] for t, b in zip(top, bottom,
-                                                                             strict=True)))
+        lines.append(
+            "".join(_HALF_BLOCKS[bool(t), bool(b)] for t, b in zip(top, bottom, strict=True))
+        )
     return lines
 
 
@@ -58,9 +59,15 @@ class QrCode(Widget):
     data: reactive[str] = reactive("", layout=True)
     """The text to encode (an `otpauth://` URI); empty shows nothing."""
 
-    def __init__(self, data: str = "", *, quiet_zone: int = QUIET_ZONE,
-                 name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        data: str = "",
+        *,
+        quiet_zone: int = QUIET_ZONE,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._quiet_zone = quiet_zone
         self._cache: tuple[str, list[str]] | None = None
@@ -78,8 +85,9 @@ class QrCode(Widget):
         """
         if self._cache is None or self._cache[0] != self.data:
             matrix = self.matrix
-            lines = ([] if matrix is None
-                     else half_block_lines(matrix.with_quiet_zone(self._quiet_zone)))
+            lines = (
+                [] if matrix is None else half_block_lines(matrix.with_quiet_zone(self._quiet_zone))
+            )
             self._cache = (self.data, lines)
         return list(self._cache[1])
 

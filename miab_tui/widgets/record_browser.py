@@ -78,10 +78,17 @@ class RecordBrowser(Widget):
         def control(self) -> RecordBrowser:
             return self.browser
 
-    def __init__(self, columns: Sequence[Column], *, placeholder: str = "Filter",
-                 empty_text: str = "Nothing here.", table_id: str | None = None,
-                 name: str | None = None, id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        placeholder: str = "Filter",
+        empty_text: str = "Nothing here.",
+        table_id: str | None = None,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._columns = tuple(columns)
         self._placeholder = placeholder
@@ -131,8 +138,13 @@ class RecordBrowser(Widget):
 
     # --- records ----------------------------------------------------------------------
 
-    def set_records(self, rows: Sequence[Row], search: Sequence[str], summary: str,
-                    widths: Sequence[int] | None = None) -> None:
+    def set_records(
+        self,
+        rows: Sequence[Row],
+        search: Sequence[str],
+        summary: str,
+        widths: Sequence[int] | None = None,
+    ) -> None:
         """Take every record (and `widths` measured off the UI thread, if given); show those
         the filter matches with the cursor still on the record it was on."""
         keep = self.table.cursor_key
@@ -145,8 +157,11 @@ class RecordBrowser(Widget):
     def _show(self, keep_key: str | None) -> None:
         needle = self.filter_text.strip().lower()
         if needle:
-            rows: Sequence[Row] = [row for row, text in zip(self._all_rows, self._search,
-                                                             strict=True) if needle in text]
+            rows: Sequence[Row] = [
+                row
+                for row, text in zip(self._all_rows, self._search, strict=True)
+                if needle in text
+            ]
             summary = f"{len(rows):,} of {self._summary}"
         else:
             rows = self._all_rows

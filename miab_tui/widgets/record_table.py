@@ -137,9 +137,15 @@ class RecordTable(ScrollView, can_focus=True):
         def control(self) -> RecordTable:
             return self.data_table
 
-    def __init__(self, columns: Sequence[Column], *, empty_text: str = "Nothing here.",
-                 name: str | None = None, id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        empty_text: str = "Nothing here.",
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns: tuple[Column, ...] = tuple(columns)
         self.empty_text = empty_text
@@ -209,8 +215,14 @@ class RecordTable(ScrollView, can_focus=True):
         self.replace_rows([*self._rows, *added], keep_key=self.cursor_key)
         return [row.key for row in added]
 
-    def move_cursor(self, *, row: int | None = None, column: int | None = None,
-                    animate: bool = False, scroll: bool = True) -> None:
+    def move_cursor(
+        self,
+        *,
+        row: int | None = None,
+        column: int | None = None,
+        animate: bool = False,
+        scroll: bool = True,
+    ) -> None:
         """Put the cursor on row `row` (clamped); there is no column cursor."""
         if row is not None:
             self.cursor_row = max(0, min(row, len(self._rows) - 1))
@@ -299,23 +311,29 @@ class RecordTable(ScrollView, can_focus=True):
         previous = self._rows[index - 1] if index > 0 else None
         for column_index, column in enumerate(self.columns):
             # A group's name heads its first visible row only; the blank below reads as a group.
-            if column.group and previous is not None \
-                    and previous.cells[column_index] == cells[column_index]:
+            if (
+                column.group
+                and previous is not None
+                and previous.cells[column_index] == cells[column_index]
+            ):
                 cells[column_index] = ""
         return self._strip(cells, width, style, row, cursor)
 
-    def _strip(self, cells: list[str], width: int, style: Style, row: Row | None,
-               cursor: Style | None) -> Strip:
+    def _strip(
+        self, cells: list[str], width: int, style: Style, row: Row | None, cursor: Style | None
+    ) -> Strip:
         segments = [Segment(" ", style)]
-        for column, cell, cell_width in zip(self.columns, cells, self._cell_widths(width),
-                                            strict=True):
+        for column, cell, cell_width in zip(
+            self.columns, cells, self._cell_widths(width), strict=True
+        ):
             cell_style = style
             if row is not None and cell:
                 if column.group:
                     cell_style = style + self.get_component_rich_style("record-table--group")
                 elif column.badge:
                     cell_style = style + self.get_component_rich_style(
-                        "record-table--" + column.badge)
+                        "record-table--" + column.badge
+                    )
                 if cursor is not None:
                     cell_style += cursor
             if cell_len(cell) > cell_width:

@@ -22,11 +22,23 @@ class TextView(TextArea):
     TextView:focus { border: none; background-tint: $foreground 3%; }
     """
 
-    def __init__(self, text: str = "", *, id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
-        super().__init__(text, read_only=True, soft_wrap=False, show_line_numbers=False,
-                         tab_behavior="focus", highlight_cursor_line=False, id=id,
-                         classes=classes)
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            text,
+            read_only=True,
+            soft_wrap=False,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            highlight_cursor_line=False,
+            id=id,
+            classes=classes,
+        )
 
     def on_mount(self) -> None:
         # Tests and snapshots turn blinking off app-wide so frames are deterministic.

@@ -51,9 +51,18 @@ class Api:
         self.app = app
         self.spec = spec
 
-    def call(self, method: str, path: str, *, params: dict[str, str] | str | None = None,
-             auth: str | None = ADMIN_AUTH, headers: dict[str, str] | None = None,
-             status: int = 200, validate: bool = True, **kwargs: Any) -> TestResponse:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | str | None = None,
+        auth: str | None = ADMIN_AUTH,
+        headers: dict[str, str] | None = None,
+        status: int = 200,
+        validate: bool = True,
+        **kwargs: Any,
+    ) -> TestResponse:
         all_headers = {"Authorization": auth} if auth is not None else {}
         all_headers.update(headers or {})
         send = self.app.get if method == "GET" else self.app.post
@@ -65,18 +74,23 @@ class Api:
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         return self.call("GET", path, **kwargs)
 
-    def post(self, path: str, params: dict[str, str] | str | None = None,
-             **kwargs: Any) -> TestResponse:
+    def post(
+        self, path: str, params: dict[str, str] | str | None = None, **kwargs: Any
+    ) -> TestResponse:
         return self.call("POST", path, params=params if params is not None else {}, **kwargs)
 
-    def validate(self, method: str, path: str, resp: TestResponse,
-                 query: dict[str, str] | str | None) -> None:
+    def validate(
+        self, method: str, path: str, resp: TestResponse, query: dict[str, str] | str | None
+    ) -> None:
         spec_path = path if path.startswith("/admin/") else "/admin" + path
         args = query if isinstance(query, dict) else {}
         request = MockRequest(SPEC_HOST, method.lower(), spec_path.split("?")[0], args=args)
-        response = MockResponse(resp.body, status_code=resp.status_int,
-                                headers=dict(resp.headers),
-                                content_type=resp.headers.get("Content-Type", ""))
+        response = MockResponse(
+            resp.body,
+            status_code=resp.status_int,
+            headers=dict(resp.headers),
+            content_type=resp.headers.get("Content-Type", ""),
+        )
         try:
             self.spec.validate_response(request, response)
         except MissingData:
@@ -88,8 +102,7 @@ class Api:
 
 @pytest.fixture
 def api(demo_box: Box, spec: OpenAPI) -> Api:
-    return Api(TestApp(make_app(demo_box), extra_environ={"REMOTE_ADDR": CLIENT_ADDRESS}),
-               spec)
+    return Api(TestApp(make_app(demo_box), extra_environ={"REMOTE_ADDR": CLIENT_ADDRESS}), spec)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def assert_challenge(resp, reason: str) -> None:
 
 # Every 401 below skips spec validation: the spec documents no 401 (the reference sends it).
 
+
 def test_missing_header_is_challenged(api: Api) -> None:
     resp = api.get("/mail/users", auth=None, status=401, validate=False)
     assert_challenge(resp, "No authorization header provided.")
@@ -53,10 +54,13 @@ def test_no_colon_and_empty_username(api: Api) -> None:
 
 
 def test_wrong_password_and_unknown_user_read_the_same(api: Api) -> None:
-    wrong = api.get("/mail/users", auth=basic(ADMIN, "wrong-password"), status=401,
-                    validate=False)
-    unknown = api.get("/mail/users", auth=basic("nobody@example.com", "wrong-password"),
-                      status=401, validate=False)
+    wrong = api.get("/mail/users", auth=basic(ADMIN, "wrong-password"), status=401, validate=False)
+    unknown = api.get(
+        "/mail/users",
+        auth=basic("nobody@example.com", "wrong-password"),
+        status=401,
+        validate=False,
+    )
     assert_challenge(wrong, "Incorrect email address or password.")
     assert_challenge(unknown, "Incorrect email address or password.")
 
@@ -67,23 +71,30 @@ def test_empty_password(api: Api) -> None:
 
 
 def test_accept_json_gives_compact_json(api: Api) -> None:
-    resp = api.get("/mail/users", auth=None, headers={"Accept": "application/json"},
-                   status=401, validate=False)
+    resp = api.get(
+        "/mail/users", auth=None, headers={"Accept": "application/json"}, status=401, validate=False
+    )
     assert resp.headers["Content-Type"] == "application/json"
     assert resp.text == '{"status": "error", "reason": "No authorization header provided."}\n'
 
 
 def test_accept_star_or_empty_gives_text(api: Api) -> None:
     for accept in ("*/*", ""):
-        resp = api.get("/mail/users", auth=None, headers={"Accept": accept}, status=401,
-                       validate=False)
+        resp = api.get(
+            "/mail/users", auth=None, headers={"Accept": accept}, status=401, validate=False
+        )
         assert resp.text == "No authorization header provided.\n"
 
 
 def test_xmlhttprequest_gets_403_without_challenge(api: Api) -> None:
     # The spec's 403 is text/html; the reference (and we) send text/plain here.
-    resp = api.get("/mail/users", auth=basic(ADMIN, "wrong-password"),
-                   headers={"X-Requested-With": "XMLHttpRequest"}, status=403, validate=False)
+    resp = api.get(
+        "/mail/users",
+        auth=basic(ADMIN, "wrong-password"),
+        headers={"X-Requested-With": "XMLHttpRequest"},
+        status=403,
+        validate=False,
+    )
     assert "WWW-Authenticate" not in resp.headers
     assert "X-Reason" not in resp.headers
     assert resp.text == "Incorrect email address or password.\n"
@@ -101,15 +112,22 @@ def test_non_admin_is_forbidden(api: Api, demo_box: Box) -> None:
 def test_master_key_is_admin(api: Api, demo_box: Box) -> None:
     key = demo_box.auth.master_key()
     api.get("/mail/users", auth=basic(key, ""))
-    api.post("/mail/users/password", {"email": USER, "password": "new-password-1"},
-             auth=basic(key, "ignored"))
+    api.post(
+        "/mail/users/password",
+        {"email": USER, "password": "new-password-1"},
+        auth=basic(key, "ignored"),
+    )
     assert demo_box.audit.recent(1)[0].actor == "master-key"
 
 
 def test_me_for_an_admin_hands_out_the_api_key(api: Api, demo_box: Box) -> None:
     body = api.get("/me").json
-    assert body == {"api_key": demo_box.auth.user_api_key(ADMIN), "email": ADMIN,
-                    "privileges": ["admin"], "status": "ok"}
+    assert body == {
+        "api_key": demo_box.auth.user_api_key(ADMIN),
+        "email": ADMIN,
+        "privileges": ["admin"],
+        "status": "ok",
+    }
     # The key works instead of the password.
     api.get("/mail/users", auth=basic(ADMIN, body["api_key"]))
 
@@ -138,9 +156,11 @@ def test_me_invalid_is_200_json(api: Api) -> None:
 def test_me_asks_for_the_totp_token(api: Api, demo_box: Box) -> None:
     secret = pyotp.random_base32()
     with demo_box.db.write() as conn:
-        conn.execute("INSERT INTO mfa (user_id, type, secret, mru_token, label) VALUES"
-                     " ((SELECT id FROM users WHERE email=?), 'totp', ?, NULL, 'phone')",
-                     (ADMIN, secret))
+        conn.execute(
+            "INSERT INTO mfa (user_id, type, secret, mru_token, label) VALUES"
+            " ((SELECT id FROM users WHERE email=?), 'totp', ?, NULL, 'phone')",
+            (ADMIN, secret),
+        )
     # `missing-totp-token` is not in the spec's MeAuthStatus enum (the reference sends it).
     resp = api.get("/me", validate=False)
     assert resp.json == {"reason": "missing-totp-token", "status": "missing-totp-token"}
@@ -163,6 +183,7 @@ def test_user_api_key_dies_with_a_password_change(api: Api, demo_box: Box) -> No
 
 # /login and /logout are upstream's later additions: the spec has neither, so no validation.
 
+
 def test_login_key_works_until_logout(api: Api) -> None:
     body = api.post("/login", validate=False).json
     assert set(body) == {"api_key", "email", "privileges", "status"}
@@ -179,8 +200,7 @@ def test_login_refuses_keys_and_bad_passwords(api: Api, demo_box: Box) -> None:
     api_key = demo_box.auth.user_api_key(ADMIN)
     for auth in (basic(ADMIN, api_key), basic(ADMIN, "wrong-password")):
         resp = api.post("/login", auth=auth, validate=False)
-        assert resp.json == {"reason": "Incorrect email address or password.",
-                             "status": "invalid"}
+        assert resp.json == {"reason": "Incorrect email address or password.", "status": "invalid"}
 
 
 def test_login_for_a_non_admin(api: Api, demo_box: Box) -> None:
@@ -227,8 +247,7 @@ def test_throttling_ignores_a_direct_clients_forwarded_header(api: Api) -> None:
     bad = basic(ADMIN, "wrong-password")
     for n in range(10):
         api.get("/me", auth=bad, headers={"X-Forwarded-For": f"203.0.113.{n}"})
-    resp = api.get("/me", headers={"X-Forwarded-For": "203.0.113.99"}, status=429,
-                   validate=False)
+    resp = api.get("/me", headers={"X-Forwarded-For": "203.0.113.99"}, status=429, validate=False)
     assert resp.text == resp.headers["X-Reason"] + "\n"
     assert resp.headers["X-Reason"].startswith("Too many failed login attempts from 192.0.2.1.")
 

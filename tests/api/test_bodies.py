@@ -33,12 +33,18 @@ HUNDRED_MB = 100 * 1024 * 1024
 PLAIN = "text/plain; charset=utf-8"
 WRONG_AUTH = basic("me@example.com", "not-the-password")
 # Routes of every kind: raw-body DNS, forms, MFA, the unauthenticated user routes, no route.
-ROUTES = [("POST", "/dns/custom/_acme-challenge.example.com/TXT"),
-          ("PUT", "/admin/dns/custom/www.example.com/A"),
-          ("DELETE", "/dns/custom/www.example.com"),
-          ("POST", "/mail/users/add"), ("POST", "/mail/aliases/add"),
-          ("POST", "/mfa/totp/enable"), ("POST", "/dns/update"),
-          ("POST", "/login"), ("GET", "/me"), ("POST", "/nope")]
+ROUTES = [
+    ("POST", "/dns/custom/_acme-challenge.example.com/TXT"),
+    ("PUT", "/admin/dns/custom/www.example.com/A"),
+    ("DELETE", "/dns/custom/www.example.com"),
+    ("POST", "/mail/users/add"),
+    ("POST", "/mail/aliases/add"),
+    ("POST", "/mfa/totp/enable"),
+    ("POST", "/dns/update"),
+    ("POST", "/login"),
+    ("GET", "/me"),
+    ("POST", "/nope"),
+]
 
 
 class Stream:
@@ -74,14 +80,26 @@ def app(demo_box: Box) -> TestApp:
     return TestApp(make_app(demo_box), extra_environ={"REMOTE_ADDR": CLIENT_ADDRESS})
 
 
-def request(app: TestApp, method: str, path: str, stream: Stream, *, status: int,
-            auth: str | None = ADMIN_AUTH, length: str | None = None,
-            chunked: bool = False, content_type: str = "text/plain",
-            lint: bool = True) -> TestResponse:
+def request(
+    app: TestApp,
+    method: str,
+    path: str,
+    stream: Stream,
+    *,
+    status: int,
+    auth: str | None = ADMIN_AUTH,
+    length: str | None = None,
+    chunked: bool = False,
+    content_type: str = "text/plain",
+    lint: bool = True,
+) -> TestResponse:
     """A request whose body is `stream`, declared by `length` or sent chunked as a server
     that decodes chunked uploads hands it over (no length, `wsgi.input_terminated`)."""
-    environ: dict[str, Any] = {"REQUEST_METHOD": method, "wsgi.input": stream,
-                               "CONTENT_TYPE": content_type}
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "wsgi.input": stream,
+        "CONTENT_TYPE": content_type,
+    }
     if length is not None:
         environ["CONTENT_LENGTH"] = length
     if chunked:
@@ -111,9 +129,9 @@ def assert_too_large(resp: TestResponse) -> None:
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 @pytest.mark.parametrize("auth", [None, WRONG_AUTH, ADMIN_AUTH])
-def test_declared_length_over_the_bound_is_refused_unread(app: TestApp, demo_box: Box,
-                                                          method: str, path: str,
-                                                          auth: str | None) -> None:
+def test_declared_length_over_the_bound_is_refused_unread(
+    app: TestApp, demo_box: Box, method: str, path: str, auth: str | None
+) -> None:
     before = custom_yaml(demo_box)
     for length in (HUNDRED_MB, BODY_LIMIT + 1):
         stream = Stream(readable=False)
@@ -126,8 +144,9 @@ def test_declared_length_over_the_bound_is_refused_unread(app: TestApp, demo_box
 def test_an_invalid_length_is_refused_unread(app: TestApp) -> None:
     for length in ("-1", "12abc", "１２", "9" * 5000):
         stream = Stream(readable=False)
-        resp = request(app, "POST", "/mail/users/add", stream, status=(400, 413),
-                       length=length, lint=False)
+        resp = request(
+            app, "POST", "/mail/users/add", stream, status=(400, 413), length=length, lint=False
+        )
         assert resp.headers["Content-Type"] == PLAIN
         assert resp.text in (BAD_LENGTH, TOO_LARGE)
         assert stream.taken == 0
@@ -135,60 +154,87 @@ def test_an_invalid_length_is_refused_unread(app: TestApp) -> None:
 
 @pytest.mark.parametrize("auth", [None, WRONG_AUTH])
 @pytest.mark.parametrize("chunked", [False, True])
-def test_no_body_byte_is_read_before_authentication(app: TestApp, auth: str | None,
-                                                    chunked: bool) -> None:
+def test_no_body_byte_is_read_before_authentication(
+    app: TestApp, auth: str | None, chunked: bool
+) -> None:
     body = b"email=x@example.com&password=long-enough-password"
     for method, path in ROUTES:
         if path in ("/login", "/me", "/nope"):
             continue
         stream = Stream(body, readable=False)
-        resp = request(app, method, path, stream, status=(401, 403), auth=auth,
-                       length=None if chunked else str(len(body)), chunked=chunked,
-                       content_type="application/x-www-form-urlencoded")
+        resp = request(
+            app,
+            method,
+            path,
+            stream,
+            status=(401, 403),
+            auth=auth,
+            length=None if chunked else str(len(body)),
+            chunked=chunked,
+            content_type="application/x-www-form-urlencoded",
+        )
         assert stream.taken == 0
         assert "codec" not in resp.text
 
 
-def test_chunked_body_over_the_bound_is_read_one_byte_past_it(app: TestApp,
-                                                              demo_box: Box) -> None:
+def test_chunked_body_over_the_bound_is_read_one_byte_past_it(app: TestApp, demo_box: Box) -> None:
     before = custom_yaml(demo_box)
     for method, path, content_type in (
-            ("POST", "/dns/custom/_acme-challenge.example.com/TXT", "text/plain"),
-            ("POST", "/mail/users/add", "application/x-www-form-urlencoded"),
-            ("POST", "/mail/aliases/add", "multipart/form-data; boundary=xyz")):
+        ("POST", "/dns/custom/_acme-challenge.example.com/TXT", "text/plain"),
+        ("POST", "/mail/users/add", "application/x-www-form-urlencoded"),
+        ("POST", "/mail/aliases/add", "multipart/form-data; boundary=xyz"),
+    ):
         stream = Stream(b"x" * (BODY_LIMIT * 4))
-        resp = request(app, method, path, stream, status=413, chunked=True,
-                       content_type=content_type)
+        resp = request(
+            app, method, path, stream, status=413, chunked=True, content_type=content_type
+        )
         assert_too_large(resp)
         assert stream.taken == BODY_LIMIT + 1
     assert custom_yaml(demo_box) == before
 
 
 def test_chunked_body_within_the_bound_is_read_as_usual(app: TestApp, demo_box: Box) -> None:
-    resp = request(app, "POST", "/dns/custom/_acme-challenge.example.com/TXT",
-                   Stream(b"chunked-token"), status=200, chunked=True)
+    resp = request(
+        app,
+        "POST",
+        "/dns/custom/_acme-challenge.example.com/TXT",
+        Stream(b"chunked-token"),
+        status=200,
+        chunked=True,
+    )
     assert resp.text.startswith("updated DNS: example.com")
     assert "chunked-token" in demo_box.dns.custom_yaml.read_text()
     form = b"address=sales@example.com&forwards_to=me@example.com"
-    resp = request(app, "POST", "/mail/aliases/add", Stream(form), status=200, chunked=True,
-                   content_type="application/x-www-form-urlencoded")
+    resp = request(
+        app,
+        "POST",
+        "/mail/aliases/add",
+        Stream(form),
+        status=200,
+        chunked=True,
+        content_type="application/x-www-form-urlencoded",
+    )
     assert demo_box.mail.aliases.get_alias("sales@example.com") is not None
 
 
 @pytest.fixture
 def no_spooling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bottle's one way of putting a body (or a multipart part) on disk fails if used."""
+
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("Bottle spooled a request body to disk")
+
     monkeypatch.setattr(bottle, "NamedTemporaryFile", refuse)
 
 
-def test_the_largest_legitimate_bodies_fit(app: TestApp, demo_box: Box,
-                                           no_spooling: None) -> None:
+def test_the_largest_legitimate_bodies_fit(app: TestApp, demo_box: Box, no_spooling: None) -> None:
     # The largest TXT value a record can hold, as a raw body.
     value = "v" * TXT_MAX_CHARS
-    resp = app.post("/dns/custom/big.example.com/TXT", value.encode(),
-                    headers={"Authorization": ADMIN_AUTH, "Content-Type": "text/plain"})
+    resp = app.post(
+        "/dns/custom/big.example.com/TXT",
+        value.encode(),
+        headers={"Authorization": ADMIN_AUTH, "Content-Type": "text/plain"},
+    )
     assert resp.text.startswith("updated DNS: example.com")
     assert value in demo_box.dns.custom_yaml.read_text()
     # Forms just under the bound, url-encoded and multipart: read whole, in memory.
@@ -196,8 +242,12 @@ def test_the_largest_legitimate_bodies_fit(app: TestApp, demo_box: Box,
     fields = {"address": "list@example.com", "forwards_to": "me@example.com", "pad": padding}
     app.post("/mail/aliases/add", fields, headers={"Authorization": ADMIN_AUTH})
     fields["address"] = "list2@example.com"
-    app.post("/mail/aliases/add", fields, headers={"Authorization": ADMIN_AUTH},
-             content_type="multipart/form-data")
+    app.post(
+        "/mail/aliases/add",
+        fields,
+        headers={"Authorization": ADMIN_AUTH},
+        content_type="multipart/form-data",
+    )
     assert demo_box.mail.aliases.get_alias("list@example.com") is not None
     assert demo_box.mail.aliases.get_alias("list2@example.com") is not None
 
@@ -206,13 +256,21 @@ def test_exactly_the_bound_is_accepted(app: TestApp, no_spooling: None) -> None:
     body = b"email=bounded@example.com&password=long-enough-password&pad="
     body += b"p" * (BODY_LIMIT - len(body))
     stream = Stream(body)
-    resp = request(app, "POST", "/mail/users/add", stream, status=200, length=str(len(body)),
-                   content_type="application/x-www-form-urlencoded")
+    resp = request(
+        app,
+        "POST",
+        "/mail/users/add",
+        stream,
+        status=200,
+        length=str(len(body)),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert resp.text.startswith("mail user added")
     assert stream.taken == BODY_LIMIT
 
 
 # --- over a real socket, served as `miab serve` serves it ------------------------------------
+
 
 @pytest.fixture
 def served(demo_box: Box) -> Iterator[tuple[str, int]]:
@@ -221,10 +279,23 @@ def served(demo_box: Box) -> Iterator[tuple[str, int]]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api_server", "--box", str(demo_box.config.system_root),
-         "--port", str(port), "--workers", "1", "--threads", "2"],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "api_server",
+            "--box",
+            str(demo_box.config.system_root),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -264,31 +335,35 @@ def exchange(where: tuple[str, int], head: str, body: bytes) -> tuple[bytes, flo
 
 def test_a_100_mb_body_is_refused_at_once_over_a_socket(served: tuple[str, int]) -> None:
     for path in ("/mail/users/add", "/dns/custom/_acme-challenge.example.com/TXT", "/login"):
-        head = (f"POST {path} HTTP/1.1\r\nHost: box.example.com\r\n"
-                f"Content-Type: application/x-www-form-urlencoded\r\n"
-                f"Content-Length: {HUNDRED_MB}\r\n")
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: box.example.com\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {HUNDRED_MB}\r\n"
+        )
         answer, took = exchange(served, head, b"email=a")
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
         assert answer.endswith(TOO_LARGE.encode())
         assert took < 3
 
 
-def test_a_chunked_body_over_the_bound_is_refused_over_a_socket(
-        served: tuple[str, int]) -> None:
+def test_a_chunked_body_over_the_bound_is_refused_over_a_socket(served: tuple[str, int]) -> None:
     def chunks(size: int) -> bytes:
         piece = b"x" * 8192
         return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(size // 8192))
 
-    head = ("POST /dns/custom/_acme-challenge.example.com/TXT HTTP/1.1\r\n"
-            "Host: box.example.com\r\nContent-Type: text/plain\r\n"
-            "Transfer-Encoding: chunked\r\n")
+    head = (
+        "POST /dns/custom/_acme-challenge.example.com/TXT HTTP/1.1\r\n"
+        "Host: box.example.com\r\nContent-Type: text/plain\r\n"
+        "Transfer-Encoding: chunked\r\n"
+    )
     # Without credentials: 401, the body unread (the rest of it never comes).
     answer, took = exchange(served, head, chunks(8192))
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     assert took < 3
     # As the admin: read one byte past the bound, then 413 (without waiting for the rest).
-    answer, took = exchange(served, head + f"Authorization: {ADMIN_AUTH}\r\n",
-                            chunks(BODY_LIMIT + 65536))
+    answer, took = exchange(
+        served, head + f"Authorization: {ADMIN_AUTH}\r\n", chunks(BODY_LIMIT + 65536)
+    )
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert answer.endswith(TOO_LARGE.encode())
     assert took < 3

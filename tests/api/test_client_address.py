@@ -35,8 +35,9 @@ def users_table(box: Box) -> list[tuple[Any, ...]]:
 
 def fail(api: Api, times: int = service.THROTTLE_LIMIT, **kwargs: Any) -> None:
     for _ in range(times):
-        api.get("/mail/users", auth=basic(ADMIN, "wrong-password"), status=401,
-                validate=False, **kwargs)
+        api.get(
+            "/mail/users", auth=basic(ADMIN, "wrong-password"), status=401, validate=False, **kwargs
+        )
 
 
 @pytest.fixture
@@ -59,14 +60,22 @@ def proxied_api(proxied: Box, spec: OpenAPI) -> Api:
 
 # --- a box that trusts no proxy (a local box, served directly) ----------------------------------
 
+
 def test_rotating_forwarded_values_do_not_escape_the_throttle(api: Api, demo_box: Box) -> None:
     for n in range(service.THROTTLE_LIMIT):
-        api.get("/mail/users", auth=basic(ADMIN, "wrong-password"),
-                headers={"X-Forwarded-For": f"203.0.113.{n}"}, status=401, validate=False)
-    resp = api.get("/mail/users", headers={"X-Forwarded-For": "203.0.113.200"}, status=429,
-                   validate=False)
+        api.get(
+            "/mail/users",
+            auth=basic(ADMIN, "wrong-password"),
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            status=401,
+            validate=False,
+        )
+    resp = api.get(
+        "/mail/users", headers={"X-Forwarded-For": "203.0.113.200"}, status=429, validate=False
+    )
     assert resp.headers["X-Reason"].startswith(
-        f"Too many failed login attempts from {CLIENT_ADDRESS}.")
+        f"Too many failed login attempts from {CLIENT_ADDRESS}."
+    )
     assert failures(demo_box) == [CLIENT_ADDRESS] * service.THROTTLE_LIMIT
 
 
@@ -79,16 +88,21 @@ def test_a_spoofed_value_locks_nobody_else_out(api: Api, demo_box: Box) -> None:
 
 # --- behind a trusted proxy ---------------------------------------------------------------------
 
+
 def test_the_proxys_right_most_value_is_the_client(proxied_api: Api, proxied: Box) -> None:
     # The client wrote the left part; nginx appended (here: set) the right-most value.
     for n in range(service.THROTTLE_LIMIT):
-        proxied_api.get("/mail/users", auth=basic(ADMIN, "wrong-password"),
-                        headers={"X-Forwarded-For": f"6.6.6.{n}, 203.0.113.9"}, status=401,
-                        validate=False)
-    resp = proxied_api.get("/me", headers={"X-Forwarded-For": "203.0.113.9"}, status=429,
-                           validate=False)
-    assert resp.headers["X-Reason"].startswith(
-        "Too many failed login attempts from 203.0.113.9.")
+        proxied_api.get(
+            "/mail/users",
+            auth=basic(ADMIN, "wrong-password"),
+            headers={"X-Forwarded-For": f"6.6.6.{n}, 203.0.113.9"},
+            status=401,
+            validate=False,
+        )
+    resp = proxied_api.get(
+        "/me", headers={"X-Forwarded-For": "203.0.113.9"}, status=429, validate=False
+    )
+    assert resp.headers["X-Reason"].startswith("Too many failed login attempts from 203.0.113.9.")
     assert failures(proxied) == ["203.0.113.9"] * service.THROTTLE_LIMIT
     # Other clients behind the same proxy, and the proxy itself, are unaffected.
     proxied_api.get("/mail/users", headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.8"})
@@ -97,31 +111,49 @@ def test_the_proxys_right_most_value_is_the_client(proxied_api: Api, proxied: Bo
 
 def test_ipv6_and_mapped_proxy_addresses(proxied_api: Api, proxied: Box) -> None:
     for peer in ("::1", "::ffff:127.0.0.1"):
-        fail(proxied_api, 1, headers={"X-Forwarded-For": "2001:DB8:0::9"},
-             extra_environ={"REMOTE_ADDR": peer})
+        fail(
+            proxied_api,
+            1,
+            headers={"X-Forwarded-For": "2001:DB8:0::9"},
+            extra_environ={"REMOTE_ADDR": peer},
+        )
     # Stored in canonical form: one client, however it is written.
     assert failures(proxied) == ["2001:db8::9", "2001:db8::9"]
 
 
-@pytest.mark.parametrize("forwarded", [
-    "not-an-address", "203.0.113.9 x", "203.0.113.9\r\nX: y", "203.0.113.9, ", "",
-    "203.0.113." + "9" * 300,
-    ", ".join(["203.0.113.9"] * 30),  # over the length bound, although each value parses
-], ids=["name", "junk-after", "newline", "empty-last", "empty", "long-value", "long-header"])
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        "not-an-address",
+        "203.0.113.9 x",
+        "203.0.113.9\r\nX: y",
+        "203.0.113.9, ",
+        "",
+        "203.0.113." + "9" * 300,
+        ", ".join(["203.0.113.9"] * 30),  # over the length bound, although each value parses
+    ],
+    ids=["name", "junk-after", "newline", "empty-last", "empty", "long-value", "long-header"],
+)
 def test_an_unusable_forwarded_value_falls_back_to_the_peer(
-        proxied_api: Api, proxied: Box, forwarded: str) -> None:
+    proxied_api: Api, proxied: Box, forwarded: str
+) -> None:
     fail(proxied_api, 1, headers={"X-Forwarded-For": forwarded})
     assert failures(proxied) == [NGINX]
 
 
 def test_an_untrusted_peer_cannot_use_the_header(proxied_api: Api, proxied: Box) -> None:
-    fail(proxied_api, 1, headers={"X-Forwarded-For": "203.0.113.9"},
-         extra_environ={"REMOTE_ADDR": "192.0.2.50"})
+    fail(
+        proxied_api,
+        1,
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        extra_environ={"REMOTE_ADDR": "192.0.2.50"},
+    )
     assert failures(proxied) == ["192.0.2.50"]
 
 
 def test_a_huge_forwarded_header_stores_and_logs_only_an_address(
-        proxied_api: Api, proxied: Box, caplog: pytest.LogCaptureFixture) -> None:
+    proxied_api: Api, proxied: Box, caplog: pytest.LogCaptureFixture
+) -> None:
     size_before = proxied.config.state_db.stat().st_size
     with caplog.at_level(logging.WARNING, logger="miab.auth"):
         fail(proxied_api, 3, headers={"X-Forwarded-For": "1" * 250_000})
@@ -134,29 +166,42 @@ def test_a_huge_forwarded_header_stores_and_logs_only_an_address(
 
 # --- the DNS routes' default address ------------------------------------------------------------
 
+
 def custom_a(api: Api) -> list[str]:
     return [r["value"] for r in api.get("/dns/custom").json if r["rtype"] in ("A", "AAAA")]
 
 
 def test_dns_default_is_the_same_client_address(proxied_api: Api) -> None:
     # Behind nginx: the right-most value; a client-written left part is not the value.
-    proxied_api.app.request("/dns/custom/home.example.com", method="POST", body=b"",
-                            headers={"Authorization": ADMIN_AUTH,
-                                     "X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    proxied_api.app.request(
+        "/dns/custom/home.example.com",
+        method="POST",
+        body=b"",
+        headers={"Authorization": ADMIN_AUTH, "X-Forwarded-For": "6.6.6.6, 203.0.113.9"},
+    )
     assert custom_a(proxied_api) == ["203.0.113.9"]
 
 
 def test_dns_default_on_a_direct_call_is_the_peer(api: Api) -> None:
-    api.app.request("/dns/custom/home.example.com", method="POST", body=b"",
-                    headers={"Authorization": ADMIN_AUTH, "X-Forwarded-For": "6.6.6.6"})
+    api.app.request(
+        "/dns/custom/home.example.com",
+        method="POST",
+        body=b"",
+        headers={"Authorization": ADMIN_AUTH, "X-Forwarded-For": "6.6.6.6"},
+    )
     assert custom_a(api) == [CLIENT_ADDRESS]
 
 
 def test_dns_default_without_any_address_is_refused(api: Api, demo_box: Box) -> None:
     before = demo_box.dns.zonefile("example.com")
-    resp = api.app.request("/dns/custom/home.example.com", method="PUT", body=b"",
-                           headers={"Authorization": ADMIN_AUTH},
-                           environ={"REMOTE_ADDR": ""}, status=400)
+    resp = api.app.request(
+        "/dns/custom/home.example.com",
+        method="PUT",
+        body=b"",
+        headers={"Authorization": ADMIN_AUTH},
+        environ={"REMOTE_ADDR": ""},
+        status=400,
+    )
     assert resp.text == "No value for the record provided."
     assert custom_a(api) == []
     assert demo_box.dns.zonefile("example.com") == before
@@ -164,16 +209,18 @@ def test_dns_default_without_any_address_is_refused(api: Api, demo_box: Box) -> 
 
 # --- bounded credentials ------------------------------------------------------------------------
 
+
 def test_a_long_password_is_an_ordinary_failed_login(
-        api: Api, demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = users_table(demo_box)
     hashed: list[int] = []
     real = passwords._sha512_crypt
-    monkeypatch.setattr(passwords, "_sha512_crypt",
-                        lambda pw, setting: hashed.append(len(pw)) or real(pw, setting))
+    monkeypatch.setattr(
+        passwords, "_sha512_crypt", lambda pw, setting: hashed.append(len(pw)) or real(pw, setting)
+    )
     for length in (passwords.MAX_PASSWORD_LENGTH + 1, 2500):
-        resp = api.get("/mail/users", auth=basic(ADMIN, "p" * length), status=401,
-                       validate=False)
+        resp = api.get("/mail/users", auth=basic(ADMIN, "p" * length), status=401, validate=False)
         assert (resp.headers["X-Reason"], resp.text) == (BAD, BAD + "\n")
     assert hashed == [16, 16]  # one ordinary-size hash each
     # A 60,000-character password does not even fit the header bound: nothing is hashed.
@@ -186,11 +233,13 @@ def test_a_long_password_is_an_ordinary_failed_login(
 
 def test_over_long_passwords_are_refused_when_set(api: Api, demo_box: Box) -> None:
     before = users_table(demo_box)
-    resp = api.post("/mail/users/password", {"email": "alice@example.com", "password": "p" * 257},
-                    status=400)
+    resp = api.post(
+        "/mail/users/password", {"email": "alice@example.com", "password": "p" * 257}, status=400
+    )
     assert resp.text == "Passwords must be at most 256 characters."
-    resp = api.post("/mail/users/add", {"email": "new@example.com", "password": "p" * 5000},
-                    status=400)
+    resp = api.post(
+        "/mail/users/add", {"email": "new@example.com", "password": "p" * 5000}, status=400
+    )
     assert resp.text == "Passwords must be at most 256 characters."
     assert users_table(demo_box) == before
 
@@ -202,6 +251,7 @@ def test_undecodable_credentials_get_a_fixed_reason(api: Api) -> None:
 
 
 # --- login keys and TOTP ------------------------------------------------------------------------
+
 
 def test_a_users_logins_never_end_an_admins_session(api: Api, demo_box: Box) -> None:
     admin_key = api.post("/login", validate=False).json["api_key"]
@@ -217,9 +267,11 @@ def test_a_users_logins_never_end_an_admins_session(api: Api, demo_box: Box) -> 
 def test_totp_codes_are_not_replayed(api: Api, demo_box: Box) -> None:
     secret = pyotp.random_base32()
     with demo_box.db.write() as conn:
-        conn.execute("INSERT INTO mfa (user_id, type, secret, mru_token, label) VALUES"
-                     " ((SELECT id FROM users WHERE email=?), 'totp', ?, NULL, 'phone')",
-                     (ADMIN, secret))
+        conn.execute(
+            "INSERT INTO mfa (user_id, type, secret, mru_token, label) VALUES"
+            " ((SELECT id FROM users WHERE email=?), 'totp', ?, NULL, 'phone')",
+            (ADMIN, secret),
+        )
     totp = pyotp.TOTP(secret)
     a = totp.at(FIXED_TIME - 30)
     b = next(c for c in (totp.at(FIXED_TIME), totp.at(FIXED_TIME + 30)) if c != a)

@@ -11,18 +11,25 @@ from core import Box
 from tests.api.conftest import ADMIN_AUTH, Api, basic
 from tests.conftest import DEMO_ADMIN_PASSWORD
 
-ROUTES = [("GET", "/me"), ("GET", "/mail/users"), ("GET", "/mail/domains"),
-          ("GET", "/mail/aliases"), ("GET", "/mail/users/privileges")]
+ROUTES = [
+    ("GET", "/me"),
+    ("GET", "/mail/users"),
+    ("GET", "/mail/domains"),
+    ("GET", "/mail/aliases"),
+    ("GET", "/mail/users/privileges"),
+]
 
 
 def test_admin_prefix_answers_the_same(api: Api) -> None:
     for _, path in ROUTES[:-1]:
         assert api.get("/admin" + path).body == api.get(path).body
-    resp = api.post("/admin/mail/users/privileges/add",
-                    {"email": "bob@example.com", "privilege": "admin"})
+    resp = api.post(
+        "/admin/mail/users/privileges/add", {"email": "bob@example.com", "privilege": "admin"}
+    )
     assert resp.text == "OK"
-    assert api.get("/admin/mail/users/privileges", params={"email": "bob@example.com"}).text \
-        == "admin"
+    assert (
+        api.get("/admin/mail/users/privileges", params={"email": "bob@example.com"}).text == "admin"
+    )
     assert api.post("/admin/login", validate=False).json["status"] == "ok"
 
 
@@ -75,35 +82,46 @@ def test_text_answers_are_labelled_as_the_reference(api: Api) -> None:
 
 
 def test_invalid_utf8_in_a_form_is_refused_not_crashed(api: Api) -> None:
-    resp = api.app.post("/mail/aliases/add", b"address=%FF%FE@example.com&forwards_to=x",
-                        headers={"Authorization": ADMIN_AUTH,
-                                 "Content-Type": "application/x-www-form-urlencoded"},
-                        status=400)
+    resp = api.app.post(
+        "/mail/aliases/add",
+        b"address=%FF%FE@example.com&forwards_to=x",
+        headers={"Authorization": ADMIN_AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+        status=400,
+    )
     assert resp.text == "Invalid email address (\ufffd\ufffd@example.com)."
 
 
 def test_multipart_form_is_read_as_utf8(api: Api, demo_box: Box) -> None:
-    resp = api.app.post("/mail/aliases/add",
-                        {"address": "shop@bücher.example", "forwards_to": "me@example.com"},
-                        headers={"Authorization": ADMIN_AUTH},
-                        content_type="multipart/form-data", status=200)
+    resp = api.app.post(
+        "/mail/aliases/add",
+        {"address": "shop@bücher.example", "forwards_to": "me@example.com"},
+        headers={"Authorization": ADMIN_AUTH},
+        content_type="multipart/form-data",
+        status=200,
+    )
     assert resp.text.startswith("alias added\n")
     assert demo_box.mail.aliases.get_alias("shop@xn--bcher-kva.example") is not None
 
 
 def test_duplicate_fields_take_the_first(api: Api, demo_box: Box) -> None:
-    api.app.post("/mail/users/privileges/add",
-                 "email=bob@example.com&privilege=admin&privilege=other",
-                 headers={"Authorization": ADMIN_AUTH,
-                          "Content-Type": "application/x-www-form-urlencoded"})
+    api.app.post(
+        "/mail/users/privileges/add",
+        "email=bob@example.com&privilege=admin&privilege=other",
+        headers={"Authorization": ADMIN_AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert demo_box.mail.users.get_privileges("bob@example.com") == ("admin",)
 
 
 def test_password_with_non_ascii_over_the_form(api: Api, demo_box: Box) -> None:
     api.post("/mail/users/password", {"email": "bob@example.com", "password": "pässwörd-long"})
     # Accepted and stored; the Basic header cannot carry it (§1.1: ASCII only).
-    resp = api.get("/mail/users", auth="Basic " + __import__("base64").b64encode(
-        "bob@example.com:pässwörd-long".encode()).decode(), status=401, validate=False)
+    resp = api.get(
+        "/mail/users",
+        auth="Basic "
+        + __import__("base64").b64encode("bob@example.com:pässwörd-long".encode()).decode(),
+        status=401,
+        validate=False,
+    )
     # The reason is a fixed text, never the decoder's message (`'ascii' codec can't ...`).
     assert resp.headers["X-Reason"] == "Authorization header invalid."
     assert "codec" not in resp.text
@@ -112,28 +130,46 @@ def test_password_with_non_ascii_over_the_form(api: Api, demo_box: Box) -> None:
 def test_error_texts_never_carry_exception_messages(api: Api) -> None:
     """Malformed credentials and bodies get fixed texts: no Python exception message in a
     body or a header."""
-    bad_headers = ["Basic " + "\xff" * 4, "Basic !!!notbase64", "Basic " + "A" * 10001,
-                   "Basic " + __import__("base64").b64encode(b"\xff\xfe:x").decode()]
+    bad_headers = [
+        "Basic " + "\xff" * 4,
+        "Basic !!!notbase64",
+        "Basic " + "A" * 10001,
+        "Basic " + __import__("base64").b64encode(b"\xff\xfe:x").decode(),
+    ]
     for header in bad_headers:
         resp = api.app.get("/mail/users", headers={"Authorization": header}, status=401)
         for text in (resp.text, resp.headers["X-Reason"]):
             for leak in ("codec", "Error", "Traceback", "binascii", "Incorrect padding"):
                 assert leak not in text, (header, text)
-    bad_bodies = [("multipart/form-data", b"--x\r\nnot a part"),
-                  ("multipart/form-data; boundary=xyz", b"--xyz\r\nbroken\r\n"),
-                  ("application/x-www-form-urlencoded", b"\xff\xfe=%ZZ&&==")]
+    bad_bodies = [
+        ("multipart/form-data", b"--x\r\nnot a part"),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nbroken\r\n"),
+        ("application/x-www-form-urlencoded", b"\xff\xfe=%ZZ&&=="),
+    ]
     for content_type, body in bad_bodies:
-        resp = api.app.post("/mail/aliases/add", body, headers={
-            "Authorization": ADMIN_AUTH, "Content-Type": content_type}, status="*")
+        resp = api.app.post(
+            "/mail/aliases/add",
+            body,
+            headers={"Authorization": ADMIN_AUTH, "Content-Type": content_type},
+            status="*",
+        )
         assert resp.status_int in (400, 413), resp.text
-        assert resp.headers["Content-Type"] in ("text/plain; charset=utf-8",
-                                                "text/html; charset=utf-8")
+        assert resp.headers["Content-Type"] in (
+            "text/plain; charset=utf-8",
+            "text/html; charset=utf-8",
+        )
         for leak in ("Traceback", "codec", "Exception", "Error", "object at 0x"):
             assert leak not in resp.text, resp.text
     assert resp.text == "No email address provided."  # the last one: core's message
-    assert api.app.post("/mail/aliases/add", bad_bodies[1][1], headers={
-        "Authorization": ADMIN_AUTH, "Content-Type": bad_bodies[1][0]},
-        status=400).text == "Invalid form data."
+    assert (
+        api.app.post(
+            "/mail/aliases/add",
+            bad_bodies[1][1],
+            headers={"Authorization": ADMIN_AUTH, "Content-Type": bad_bodies[1][0]},
+            status=400,
+        ).text
+        == "Invalid form data."
+    )
 
 
 def test_admin_login_still_works_after_all_that(api: Api) -> None:

@@ -12,8 +12,9 @@ ADMIN_ALIAS = "administrator@box.example.com"
 def test_list_domains(api: Api) -> None:
     resp = api.get("/mail/domains")
     assert resp.headers["Content-Type"] == TEXT
-    assert resp.text == ("box.example.com\nexample.com\nexample.net\nexample.org\n"
-                         "xn--bcher-kva.example\n")
+    assert resp.text == (
+        "box.example.com\nexample.com\nexample.net\nexample.org\nxn--bcher-kva.example\n"
+    )
 
 
 def test_list_aliases_text(api: Api) -> None:
@@ -32,12 +33,20 @@ def test_list_aliases_json(api: Api) -> None:
     assert resp.headers["Content-Type"] == "application/json"
     groups = resp.json
     assert [g["domain"] for g in groups] == [
-        "box.example.com", "example.com", "example.net", "example.org", "bücher.example"]
+        "box.example.com",
+        "example.com",
+        "example.net",
+        "example.org",
+        "bücher.example",
+    ]
     example_com = {a["address"]: a for a in groups[1]["aliases"]}
     assert example_com["sales@example.com"] == {
-        "address": "sales@example.com", "address_display": "sales@example.com",
-        "forwards_to": ["alice@example.com", "bob@example.com"], "permitted_senders": None,
-        "required": False}
+        "address": "sales@example.com",
+        "address_display": "sales@example.com",
+        "forwards_to": ["alice@example.com", "bob@example.com"],
+        "permitted_senders": None,
+        "required": False,
+    }
     # An alias that only names permitted senders forwards to [] (the reference: [""]).
     assert example_com["noreply@example.com"]["forwards_to"] == []
     assert example_com["noreply@example.com"]["permitted_senders"] == ["alice@example.com"]
@@ -53,59 +62,90 @@ def test_list_aliases_json(api: Api) -> None:
 def test_idn_alias_via_form(api: Api, demo_box: Box) -> None:
     resp = api.post("/mail/aliases/remove", {"address": "info@bücher.example"})
     assert (resp.headers["Content-Type"], resp.text) == (TEXT, "alias removed\n")
-    resp = api.post("/mail/aliases/add", {"address": "info@bücher.example",
-                                          "forwards_to": "erin@bücher.example"})
+    resp = api.post(
+        "/mail/aliases/add",
+        {"address": "info@bücher.example", "forwards_to": "erin@bücher.example"},
+    )
     assert resp.text == "alias added\n"
     alias = demo_box.mail.aliases.get_alias("info@xn--bcher-kva.example")
     assert alias is not None and alias.destination == "erin@xn--bcher-kva.example"
-    resp = api.post("/mail/aliases/add", {"address": "info@bücher.example",
-                                          "forwards_to": "me@example.com"}, status=400)
+    resp = api.post(
+        "/mail/aliases/add",
+        {"address": "info@bücher.example", "forwards_to": "me@example.com"},
+        status=400,
+    )
     assert resp.text == "Alias already exists (info@xn--bcher-kva.example)."
 
 
 def test_add_update_remove_alias(api: Api, demo_box: Box) -> None:
-    fields = {"address": "Team@Example.com", "forwards_to": "alice@example.com, bob@example.com",
-              "permitted_senders": "", "update_if_exists": "0"}
+    fields = {
+        "address": "Team@Example.com",
+        "forwards_to": "alice@example.com, bob@example.com",
+        "permitted_senders": "",
+        "update_if_exists": "0",
+    }
     assert api.post("/mail/aliases/add", fields).text == "alias added\n"
     alias = demo_box.mail.aliases.get_alias("team@example.com")
     assert alias is not None
     assert (alias.destination, alias.permitted_senders) == (
-        "alice@example.com,bob@example.com", None)
-    update = {**fields, "forwards_to": "bob@example.com", "permitted_senders": "alice@example.com",
-              "update_if_exists": "1"}
+        "alice@example.com,bob@example.com",
+        None,
+    )
+    update = {
+        **fields,
+        "forwards_to": "bob@example.com",
+        "permitted_senders": "alice@example.com",
+        "update_if_exists": "1",
+    }
     assert api.post("/mail/aliases/add", update).text == "alias updated\n"
     alias = demo_box.mail.aliases.get_alias("team@example.com")
     assert alias is not None and alias.permitted_senders == "alice@example.com"
-    assert api.post("/mail/aliases/remove", {"address": "team@example.com"}).text \
-        == "alias removed\n"
+    assert (
+        api.post("/mail/aliases/remove", {"address": "team@example.com"}).text == "alias removed\n"
+    )
 
 
 def test_catch_all_and_domain_alias(api: Api) -> None:
-    assert api.post("/mail/aliases/add", {"address": "@example.com",
-                                          "forwards_to": "me@example.com"}).text.startswith(
-        "alias added\n")
-    assert api.post("/mail/aliases/add", {"address": "@bücher.example",
-                                          "forwards_to": "@example.com"}).text.startswith(
-        "alias added\n")
+    assert api.post(
+        "/mail/aliases/add", {"address": "@example.com", "forwards_to": "me@example.com"}
+    ).text.startswith("alias added\n")
+    assert api.post(
+        "/mail/aliases/add", {"address": "@bücher.example", "forwards_to": "@example.com"}
+    ).text.startswith("alias added\n")
 
 
 def test_alias_refusals(api: Api) -> None:
     cases = [
         ({"forwards_to": "me@example.com"}, "No email address provided."),
-        ({"address": "not an address", "forwards_to": "me@example.com"},
-         "Invalid email address (not an address)."),
-        ({"address": "x@example.com", "forwards_to": "a@example.com, nope"},
-         "Invalid receiver email address (nope)."),
-        ({"address": "x@example.com", "forwards_to": "me@example.com",
-          "permitted_senders": "ghost@example.com"},
-         "Invalid permitted sender: ghost@example.com is not a user on this system."),
-        ({"address": "x@example.com"},
-         "The alias must either forward to an address or have a permitted sender."),
-        ({"address": "sales@example.com", "forwards_to": "me@example.com"},
-         "Alias already exists (sales@example.com)."),
-        ({"address": "webmaster@example.com", "forwards_to": "bob@example.com"},
-         "This alias can only have administrators of this system as destinations because "
-         "the address is frequently used for domain control validation."),
+        (
+            {"address": "not an address", "forwards_to": "me@example.com"},
+            "Invalid email address (not an address).",
+        ),
+        (
+            {"address": "x@example.com", "forwards_to": "a@example.com, nope"},
+            "Invalid receiver email address (nope).",
+        ),
+        (
+            {
+                "address": "x@example.com",
+                "forwards_to": "me@example.com",
+                "permitted_senders": "ghost@example.com",
+            },
+            "Invalid permitted sender: ghost@example.com is not a user on this system.",
+        ),
+        (
+            {"address": "x@example.com"},
+            "The alias must either forward to an address or have a permitted sender.",
+        ),
+        (
+            {"address": "sales@example.com", "forwards_to": "me@example.com"},
+            "Alias already exists (sales@example.com).",
+        ),
+        (
+            {"address": "webmaster@example.com", "forwards_to": "bob@example.com"},
+            "This alias can only have administrators of this system as destinations because "
+            "the address is frequently used for domain control validation.",
+        ),
     ]
     for fields, message in cases:
         resp = api.post("/mail/aliases/add", fields, status=400)

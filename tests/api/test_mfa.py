@@ -37,8 +37,9 @@ def master(box: Box) -> str:
     return basic(box.auth.master_key(), "")
 
 
-def mfa_status(api: Api, fields: dict[str, str] | None = None, *,
-               auth: str = ADMIN_AUTH) -> dict[str, Any]:
+def mfa_status(
+    api: Api, fields: dict[str, str] | None = None, *, auth: str = ADMIN_AUTH
+) -> dict[str, Any]:
     """POST /mfa/status, checked against the spec with `enabled_mfa` set aside: it is the
     reference's list, where the spec has one object (docs/compatibility.md)."""
     resp = api.post("/mfa/status", fields, auth=auth, validate=False)
@@ -49,7 +50,8 @@ def mfa_status(api: Api, fields: dict[str, str] | None = None, *,
     spec_view = json.dumps({**body, "enabled_mfa": None}).encode()
     api.spec.validate_response(
         MockRequest(SPEC_HOST, "post", "/admin/mfa/status"),
-        MockResponse(spec_view, status_code=200, content_type="application/json"))
+        MockResponse(spec_view, status_code=200, content_type="application/json"),
+    )
     return body
 
 
@@ -78,8 +80,15 @@ def login_key(api: Api, token: str) -> str:
     return body["api_key"]
 
 
-def enable(api: Api, secret: str, token: str, *, name: str = "token",
-           label: str | None = None, **kwargs: object) -> None:
+def enable(
+    api: Api,
+    secret: str,
+    token: str,
+    *,
+    name: str = "token",
+    label: str | None = None,
+    **kwargs: object,
+) -> None:
     fields = {"secret": secret, name: token, **({"label": label} if label else {})}
     resp = api.post("/mfa/totp/enable", fields, **kwargs)
     assert (resp.headers["Content-Type"], resp.text) == (TEXT, "OK")
@@ -91,6 +100,7 @@ def give_alice_a_password(box: Box) -> None:
 
 # --- status ----------------------------------------------------------------------------------
 
+
 def test_status_offers_a_fresh_secret_to_the_caller(api: Api) -> None:
     body = mfa_status(api)
     assert body["enabled_mfa"] == []
@@ -99,7 +109,8 @@ def test_status_offers_a_fresh_secret_to_the_caller(api: Api) -> None:
     assert offer["totp"] == {key: offer[key] for key in ("type", "secret", "qr_code_base64")}
     assert offer["type"] == "totp"
     assert len(offer["secret"]) == 32 and set(offer["secret"]) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    )
     assert base64.b64decode(offer["qr_code_base64"]).startswith(b"\x89PNG\r\n\x1a\n")
     # Nothing is stored: each call offers another secret, none is enabled.
     again = mfa_status(api)
@@ -121,15 +132,18 @@ def test_status_of_another_user_has_no_offer(api: Api, demo_box: Box) -> None:
 
 def test_status_refusals(api: Api, demo_box: Box) -> None:
     # The spec documents no 400 for this operation; the reference sends one.
-    for fields, auth in (({"user": "nobody@example.com"}, None), ({"user": ""}, None),
-                         ({}, master(demo_box))):
+    for fields, auth in (
+        ({"user": "nobody@example.com"}, None),
+        ({"user": ""}, None),
+        ({}, master(demo_box)),
+    ):
         kwargs = {"auth": auth} if auth else {}
         resp = api.post("/mfa/status", fields, status=400, validate=False, **kwargs)
-        assert (resp.headers["Content-Type"], resp.text) == (TEXT, "User does not exist."), \
-            fields
+        assert (resp.headers["Content-Type"], resp.text) == (TEXT, "User does not exist."), fields
 
 
 # --- the whole flow ----------------------------------------------------------------------------
+
 
 def test_enable_login_and_disable(api: Api, demo_box: Box) -> None:
     key_before = api.get("/me").json["api_key"]
@@ -137,7 +151,11 @@ def test_enable_login_and_disable(api: Api, demo_box: Box) -> None:
     enable(api, secret, code(secret), label="phone")
     record = demo_box.audit.recent(1)[0]
     assert (record.actor, record.face, record.operation, record.outcome) == (
-        ADMIN, "api", "enable MFA", "ok")
+        ADMIN,
+        "api",
+        "enable MFA",
+        "ok",
+    )
 
     # The password alone no longer does; /me says a code is wanted (§1.3-1.4).
     refused(api, "/mail/users", "missing-totp-token")
@@ -151,8 +169,9 @@ def test_enable_login_and_disable(api: Api, demo_box: Box) -> None:
     refused(api, "/mail/users", "invalid-totp-token", headers={"X-Auth-Token": "000000"})
 
     # The old API key died with the MFA change; the one handed out now skips MFA.
-    refused(api, "/mail/users", "Incorrect email address or password.",
-            auth=basic(ADMIN, key_before))
+    refused(
+        api, "/mail/users", "Incorrect email address or password.", auth=basic(ADMIN, key_before)
+    )
     key = login_key(api, code(secret, -1))
     assert key != key_before
     body = mfa_status(api, auth=basic(ADMIN, key))
@@ -174,8 +193,10 @@ def test_enable_with_the_specs_code_field_and_disable_by_id(api: Api, demo_box: 
     # Either method lets the user in.
     key = login_key(api, code(second, 1))
     methods = mfa_status(api, auth=basic(ADMIN, key))["enabled_mfa"]
-    assert methods == [{"id": 1, "label": None, "type": "totp"},
-                       {"id": 2, "label": "backup", "type": "totp"}]
+    assert methods == [
+        {"id": 1, "label": None, "type": "totp"},
+        {"id": 2, "label": "backup", "type": "totp"},
+    ]
 
     api.post("/mfa/disable", {"mfa-id": "1"}, auth=basic(ADMIN, key))  # the reference's name
     refused(api, "/mail/users", "invalid-totp-token", headers={"X-Auth-Token": code(first, -1)})
@@ -196,6 +217,7 @@ def test_routes_answer_under_admin_too(api: Api) -> None:
 
 
 # --- administrators and other users ----------------------------------------------------------
+
 
 def test_admin_disables_another_users_mfa(api: Api, demo_box: Box) -> None:
     give_alice_a_password(demo_box)
@@ -220,11 +242,11 @@ def test_non_admins_may_not_use_the_mfa_routes(api: Api, demo_box: Box) -> None:
         resp = api.post(path, {"user": USER}, auth=alice, status=403, validate=False)
         assert resp.text == "You are not an administrator.\n", path
     # Refused before the view: nothing was attempted, so nothing was audited.
-    assert all(r.operation not in ("enable MFA", "disable MFA")
-               for r in demo_box.audit.recent(10))
+    assert all(r.operation not in ("enable MFA", "disable MFA") for r in demo_box.audit.recent(10))
 
 
 # --- exact refusals --------------------------------------------------------------------------
+
 
 def test_enable_refusals(api: Api, demo_box: Box) -> None:
     secret = SECRET
@@ -232,10 +254,11 @@ def test_enable_refusals(api: Api, demo_box: Box) -> None:
         ({"secret": secret}, "Bad Input"),
         ({"token": "123456"}, "No secret provided."),
         ({"secret": "   ", "code": "123456"}, "No secret provided."),
-        ({"secret": secret[:31], "token": "123456"},
-         "Secret should be a 32 characters base32 string"),
-        ({"secret": "1" * 32, "token": "123456"},
-         "Secret should be a 32 characters base32 string"),
+        (
+            {"secret": secret[:31], "token": "123456"},
+            "Secret should be a 32 characters base32 string",
+        ),
+        ({"secret": "1" * 32, "token": "123456"}, "Secret should be a 32 characters base32 string"),
         ({"secret": secret, "token": ""}, "Invalid token."),
         ({"secret": secret, "token": code(secret, 2)}, "Invalid token."),
         ({"secret": secret, "code": "abcdef"}, "Invalid token."),
@@ -244,8 +267,12 @@ def test_enable_refusals(api: Api, demo_box: Box) -> None:
         resp = api.post("/mfa/totp/enable", fields, status=400)
         assert (resp.headers["Content-Type"], resp.text) == (TEXT, message), fields
     # The master key is nobody: the code checks out, then there is no user to enable it for.
-    resp = api.post("/mfa/totp/enable", {"secret": secret, "token": code(secret)},
-                    auth=master(demo_box), status=400)
+    resp = api.post(
+        "/mfa/totp/enable",
+        {"secret": secret, "token": code(secret)},
+        auth=master(demo_box),
+        status=400,
+    )
     assert resp.text == "User does not exist."
     assert demo_box.mfa.list_methods(ADMIN) == ()
 

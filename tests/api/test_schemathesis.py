@@ -43,8 +43,9 @@ _addresses = itertools.count(1)
 def test_no_server_errors(case: schemathesis.Case) -> None:
     n = next(_addresses)
     address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-    response = case.call(headers={"Authorization": ADMIN_AUTH},
-                         environ_overrides={"REMOTE_ADDR": address})
+    response = case.call(
+        headers={"Authorization": ADMIN_AUTH}, environ_overrides={"REMOTE_ADDR": address}
+    )
     body = response.text
     assert response.status_code < 500, body
     assert "Traceback" not in body

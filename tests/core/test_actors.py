@@ -22,12 +22,22 @@ def last(box: Box) -> AuditRecord:
 
 def test_every_changing_operation_requires_an_actor(box: Box) -> None:
     operations = [
-        box.mail.users.add_user, box.mail.users.remove_user, box.mail.users.set_password,
-        box.mail.users.add_privilege, box.mail.users.remove_privilege,
-        box.mail.users.set_quota, box.mail.aliases.add_alias, box.mail.aliases.remove_alias,
-        box.mfa.enable_totp, box.mfa.disable, box.dns.update, box.dns.add_custom_record,
-        box.dns.set_custom_record, box.dns.remove_custom_record,
-        box.dns.set_secondary_nameservers, box.dns.set_dnssec_algorithm,
+        box.mail.users.add_user,
+        box.mail.users.remove_user,
+        box.mail.users.set_password,
+        box.mail.users.add_privilege,
+        box.mail.users.remove_privilege,
+        box.mail.users.set_quota,
+        box.mail.aliases.add_alias,
+        box.mail.aliases.remove_alias,
+        box.mfa.enable_totp,
+        box.mfa.disable,
+        box.dns.update,
+        box.dns.add_custom_record,
+        box.dns.set_custom_record,
+        box.dns.remove_custom_record,
+        box.dns.set_secondary_nameservers,
+        box.dns.set_dnssec_algorithm,
         box.auth.rotate_master_key,
     ]
     for operation in operations:
@@ -43,7 +53,12 @@ def test_core_records_the_explicit_actor(box: Box) -> None:
     box.mail.users.add_user("me@example.com", "secret-password", actor=actor)
     record = last(box)
     assert (record.actor, record.face, record.operation, record.target, record.outcome) == (
-        "alice", "tui", "add user", "me@example.com", "ok")
+        "alice",
+        "tui",
+        "add user",
+        "me@example.com",
+        "ok",
+    )
 
 
 def test_demo_seeding_is_the_setup_actor(demo_box: Box) -> None:
@@ -58,8 +73,7 @@ def test_targets_are_stored_in_idna_and_shown_in_unicode(demo_box: Box) -> None:
     assert record.target == "info@xn--bcher-kva.example"
     assert display_target(record.target) == "info@bücher.example"
     # Whatever form the caller gave: the stored target is the one IDNA form.
-    demo_box.mail.aliases.add_alias("info@bücher.example", "erin@bücher.example",
-                                    actor=TEST_ACTOR)
+    demo_box.mail.aliases.add_alias("info@bücher.example", "erin@bücher.example", actor=TEST_ACTOR)
     assert last(demo_box).target == "info@xn--bcher-kva.example"
     assert stored_target("@bücher.example") == "@xn--bcher-kva.example"
     assert stored_target("bücher.example A") == "xn--bcher-kva.example A"
@@ -69,19 +83,21 @@ def test_targets_are_stored_in_idna_and_shown_in_unicode(demo_box: Box) -> None:
 
 def test_an_alias_edit_is_logged_as_an_edit(demo_box: Box) -> None:
     aliases = demo_box.mail.aliases
-    change = aliases.add_alias("sales@example.com", "bob@example.com", update_if_exists=True,
-                               actor=TEST_ACTOR)
+    change = aliases.add_alias(
+        "sales@example.com", "bob@example.com", update_if_exists=True, actor=TEST_ACTOR
+    )
     assert change.lines[0] == "alias updated"
-    assert (last(demo_box).operation, last(demo_box).target) == ("edit alias",
-                                                                 "sales@example.com")
+    assert (last(demo_box).operation, last(demo_box).target) == ("edit alias", "sales@example.com")
     # update_if_exists on a new alias is an add.
-    aliases.add_alias("new@example.com", "bob@example.com", update_if_exists=True,
-                      actor=TEST_ACTOR)
+    aliases.add_alias("new@example.com", "bob@example.com", update_if_exists=True, actor=TEST_ACTOR)
     assert last(demo_box).operation == "add alias"
-    aliases.add_alias("Info@bücher.example", "bob@example.com", update_if_exists=True,
-                      actor=TEST_ACTOR)
+    aliases.add_alias(
+        "Info@bücher.example", "bob@example.com", update_if_exists=True, actor=TEST_ACTOR
+    )
     assert (last(demo_box).operation, last(demo_box).target) == (
-        "edit alias", "Info@xn--bcher-kva.example")
+        "edit alias",
+        "Info@xn--bcher-kva.example",
+    )
 
 
 def test_rotating_the_master_key_is_audited(box: Box) -> None:
@@ -90,12 +106,17 @@ def test_rotating_the_master_key_is_audited(box: Box) -> None:
     assert new != old and box.auth.master_key() == new
     record = last(box)
     assert (record.actor, record.face, record.operation, record.outcome) == (
-        "root", "cli", "rotate master key", "ok")
+        "root",
+        "cli",
+        "rotate master key",
+        "ok",
+    )
     assert new not in record.target
 
 
-def test_cli_is_its_own_actor(demo_box: Box, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_is_its_own_actor(
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     box_dir = str(demo_box.config.system_root)
     monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setattr("getpass.getuser", lambda: "carol")
@@ -106,8 +127,7 @@ def test_cli_is_its_own_actor(demo_box: Box, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SUDO_USER", "dave")
     assert main(["api-key", "--box", box_dir, "--rotate"]) == 0
     record = last(demo_box)
-    assert (record.actor, record.face, record.operation) == ("dave", "cli",
-                                                             "rotate master key")
+    assert (record.actor, record.face, record.operation) == ("dave", "cli", "rotate master key")
     assert capsys.readouterr().out.splitlines()[-1] == demo_box.auth.master_key()
 
 
@@ -118,8 +138,9 @@ def test_change_says_whether_anything_changed(demo_box: Box) -> None:
     again = dns.add_custom_record("www.example.com", "A", "198.51.100.7", actor=TEST_ACTOR)
     assert not again.changed
     assert (again.lines, again.text) == (("OK",), "OK")
-    assert not dns.remove_custom_record("www.example.com", "A", "203.0.113.1",
-                                        actor=TEST_ACTOR).changed
+    assert not dns.remove_custom_record(
+        "www.example.com", "A", "203.0.113.1", actor=TEST_ACTOR
+    ).changed
     assert not dns.update(actor=TEST_ACTOR).changed
     assert Change.of("mail user added").changed
     assert Change.of("x").text == "x\n"

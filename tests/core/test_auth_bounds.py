@@ -47,8 +47,9 @@ def failures(box: Box) -> list[tuple[Any, ...]]:
 class HashCalls:
     """Every SHA-512 crypt the password code runs: (password length in bytes, setting)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch,
-                 before: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, before: Callable[[], None] | None = None
+    ) -> None:
         self.calls: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         real = passwords._sha512_crypt
@@ -59,6 +60,7 @@ class HashCalls:
             if before is not None:
                 before()
             return real(password, setting)
+
         monkeypatch.setattr(passwords, "_sha512_crypt", counted)
 
 
@@ -69,9 +71,11 @@ def setting_of(stored: str) -> str:
 
 # --- the cost of a password check is bounded ----------------------------------------------------
 
+
 @pytest.mark.parametrize("length", [passwords.MAX_PASSWORD_LENGTH + 1, 3000])
 def test_over_long_password_is_one_ordinary_hash_and_no_lookup(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch, length: int) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch, length: int
+) -> None:
     before = users_table(demo_box)
     hashes = HashCalls(monkeypatch)
     lookups: list[str] = []
@@ -80,6 +84,7 @@ def test_over_long_password_is_one_ordinary_hash_and_no_lookup(
     def query(sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         lookups.append(sql)
         return real_query(sql, params)
+
     monkeypatch.setattr(demo_box.db, "query", query)
     exc = refusal(demo_box, basic(ADMIN, "p" * length), address=ADDRESS)
     assert exc.message == BAD
@@ -93,7 +98,8 @@ def test_over_long_password_is_one_ordinary_hash_and_no_lookup(
 
 
 def test_sixty_thousand_characters_are_refused_unread(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = users_table(demo_box)
     hashes = HashCalls(monkeypatch)
     exc = refusal(demo_box, basic(ADMIN, "p" * 60_000), address=ADDRESS)
@@ -108,7 +114,8 @@ def test_the_longest_password_still_logs_in(demo_box: Box) -> None:
     longest = "x" * passwords.MAX_PASSWORD_LENGTH
     demo_box.mail.users.set_password("bob@example.com", longest, actor=TEST_ACTOR)
     assert demo_box.auth.authenticate(basic("bob@example.com", longest)).email == (
-        "bob@example.com")
+        "bob@example.com"
+    )
     assert refusal(demo_box, basic("bob@example.com", longest + "x")).message == BAD
 
 
@@ -117,10 +124,11 @@ def test_setting_an_over_long_password_is_refused(demo_box: Box) -> None:
     before = users_table(demo_box)
     too_long = "Passwords must be at most 256 characters."
     for password, message in (
-            ("p" * (passwords.MAX_PASSWORD_LENGTH + 1), too_long),
-            ("p" * 60_000, too_long),
-            # 200 characters, but 800 bytes: libxcrypt (and so dovecot) could not check it.
-            ("\U0001F600" * 200, passwords.TOO_MANY_BYTES)):
+        ("p" * (passwords.MAX_PASSWORD_LENGTH + 1), too_long),
+        ("p" * 60_000, too_long),
+        # 200 characters, but 800 bytes: libxcrypt (and so dovecot) could not check it.
+        ("\U0001f600" * 200, passwords.TOO_MANY_BYTES),
+    ):
         with pytest.raises(ValidationError) as exc:
             users.set_password("bob@example.com", password, actor=TEST_ACTOR)
         assert exc.value.message == message
@@ -131,7 +139,8 @@ def test_setting_an_over_long_password_is_refused(demo_box: Box) -> None:
 
 
 def test_unknown_user_pays_the_same_hash_as_a_known_one(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stored = demo_box.mail.users.password_hash(ADMIN)
     assert stored is not None
     hashes = HashCalls(monkeypatch)
@@ -149,8 +158,11 @@ def test_throttle_refuses_before_hashing(demo_box: Box, monkeypatch: pytest.Monk
     for _ in range(service.THROTTLE_LIMIT):
         refusal(demo_box, basic(ADMIN, "wrong-password"), address=ADDRESS)
     hashes = HashCalls(monkeypatch)
-    for header in (basic(ADMIN, "wrong-password"), basic("nobody@example.com", "x" * 20),
-                   basic(ADMIN, "p" * 300)):
+    for header in (
+        basic(ADMIN, "wrong-password"),
+        basic("nobody@example.com", "x" * 20),
+        basic(ADMIN, "p" * 300),
+    ):
         with pytest.raises(RateLimited):
             demo_box.auth.authenticate(header, address=ADDRESS)
     assert hashes.calls == []
@@ -158,7 +170,8 @@ def test_throttle_refuses_before_hashing(demo_box: Box, monkeypatch: pytest.Monk
 
 
 def test_parallel_failures_cannot_all_pass_the_throttle(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """20 wrong passwords at once from one address: only THROTTLE_LIMIT of them are hashed,
     the rest are refused before hashing, although all passed the first (read-only) check."""
     threads_n = 2 * service.THROTTLE_LIMIT
@@ -168,6 +181,7 @@ def test_parallel_failures_cannot_all_pass_the_throttle(
     def hold() -> None:  # every hash waits until all requests are hashing or refused
         arrived.release()
         go.wait(30)
+
     hashes = HashCalls(monkeypatch, before=hold)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -182,6 +196,7 @@ def test_parallel_failures_cannot_all_pass_the_throttle(
         except AuthError:
             with lock:
                 outcomes.append("401")
+
     threads = [threading.Thread(target=attempt) for _ in range(threads_n)]
     for t in threads:
         t.start()
@@ -196,7 +211,8 @@ def test_parallel_failures_cannot_all_pass_the_throttle(
 
 
 def test_a_remembered_password_needs_no_hash_and_no_write(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     header = basic(ADMIN, DEMO_ADMIN_PASSWORD)
     demo_box.auth.authenticate(header, address=ADDRESS)  # hashed: reserved, then released
     assert failures(demo_box) == []
@@ -207,6 +223,7 @@ def test_a_remembered_password_needs_no_hash_and_no_write(
     def write() -> Any:
         writes.append(1)
         return real_write()
+
     monkeypatch.setattr(demo_box.state_db, "write", write)
     assert demo_box.auth.authenticate(header, address=ADDRESS).method == "password"
     assert (hashes.calls, writes) == ([], [])
@@ -219,8 +236,9 @@ def test_a_good_password_after_failures_leaves_only_the_failures(demo_box: Box) 
     assert len(failures(demo_box)) == 3
 
 
-def test_stored_and_logged_address_is_bounded(demo_box: Box,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_stored_and_logged_address_is_bounded(
+    demo_box: Box, caplog: pytest.LogCaptureFixture
+) -> None:
     huge = "203.0.113.9" + "x" * 250_000 + "\n-timestamp 1"
     refusal(demo_box, basic(ADMIN, "wrong-password"), address=huge)
     ((stored, _),) = failures(demo_box)
@@ -232,6 +250,7 @@ def test_stored_and_logged_address_is_bounded(demo_box: Box,
 
 
 # --- the pure-Python SHA-512 crypt --------------------------------------------------------------
+
 
 def test_fallback_memory_is_linear_in_the_password_length() -> None:
     # The P sequence hashes the password repeated len times; built as one string that was
@@ -253,15 +272,19 @@ def test_fallback_agrees_with_libxcrypt(length: int) -> None:
     assert passwords._LIBCRYPT is not None
     for salt in ("saltsaltsaltsalt", "ab"):
         assert passwords.sha512_crypt_py(password, salt) == passwords._LIBCRYPT.crypt(
-            password, f"$6${salt}")
+            password, f"$6${salt}"
+        )
     assert passwords.sha512_crypt_py(password, "x", 1234, True) == passwords._LIBCRYPT.crypt(
-        password, "$6$rounds=1234$x")
+        password, "$6$rounds=1234$x"
+    )
 
 
 # --- Authorization header -----------------------------------------------------------------------
 
-def test_header_errors_never_carry_exception_texts(demo_box: Box,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_header_errors_never_carry_exception_texts(
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for header in ("Basic abc", "Basic /w==", "Basic w7w6eA==", "Basic é", "Basic ====="):
         assert refusal(demo_box, header).message == "Authorization header invalid."
     decoded: list[object] = []
@@ -274,6 +297,7 @@ def test_header_errors_never_carry_exception_texts(demo_box: Box,
 
 # --- login keys are bounded per user ------------------------------------------------------------
 
+
 def test_login_keys_are_bounded_per_user(demo_box: Box) -> None:
     auth = demo_box.auth
     _, admin_key = auth.login(basic(ADMIN, DEMO_ADMIN_PASSWORD))
@@ -281,13 +305,12 @@ def test_login_keys_are_bounded_per_user(demo_box: Box) -> None:
     bob_keys = [auth.login(basic("bob@example.com", "bob-password"))[1] for _ in range(70)]
     # Bob's 70 logins did not end the admin's session.
     assert auth.authenticate(basic(ADMIN, admin_key)).method == "login_key"
-    kept = bob_keys[-service.LOGIN_KEYS_PER_USER:]
+    kept = bob_keys[-service.LOGIN_KEYS_PER_USER :]
     for key in kept:
         assert auth.authenticate(basic("bob@example.com", key)).method == "login_key"
-    for key in bob_keys[:-service.LOGIN_KEYS_PER_USER]:
+    for key in bob_keys[: -service.LOGIN_KEYS_PER_USER]:
         assert refusal(demo_box, basic("bob@example.com", key)).message == BAD
-    counts = dict(demo_box.state_db.query(
-        "SELECT email, COUNT(*) FROM login_keys GROUP BY email"))
+    counts = dict(demo_box.state_db.query("SELECT email, COUNT(*) FROM login_keys GROUP BY email"))
     assert counts == {ADMIN: 1, "bob@example.com": service.LOGIN_KEYS_PER_USER}
 
 
@@ -308,11 +331,14 @@ def test_a_new_login_evicts_the_users_least_recently_used_key(demo_box: Box) -> 
 
 # --- TOTP codes are never accepted twice within their window -----------------------------------
 
+
 def add_totp(box: Box, email: str = ADMIN) -> pyotp.TOTP:
     secret = pyotp.random_base32(32)
     with box.db.write() as conn:
-        conn.execute("INSERT INTO mfa (user_id, type, secret) SELECT id, 'totp', ? FROM users "
-                     "WHERE email=?", (secret, email))
+        conn.execute(
+            "INSERT INTO mfa (user_id, type, secret) SELECT id, 'totp', ? FROM users WHERE email=?",
+            (secret, email),
+        )
     return pyotp.TOTP(secret)
 
 
@@ -371,7 +397,8 @@ def test_the_enabling_code_is_used_up(demo_box: Box) -> None:
 
 
 def test_one_code_sent_at_the_same_moment_passes_once(
-        demo_box: Box, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code = add_totp(demo_box).at(FIXED_TIME)
     header = basic(ADMIN, DEMO_ADMIN_PASSWORD)
     # The password is checked (and remembered) before the missing code is asked for.
@@ -383,6 +410,7 @@ def test_one_code_sent_at_the_same_moment_passes_once(
     def verify(self: pyotp.TOTP, *args: Any, **kwargs: Any) -> bool:
         barrier.wait()  # every request has passed the mru_token check before any stores
         return bool(real_verify(self, *args, **kwargs))
+
     monkeypatch.setattr(pyotp.TOTP, "verify", verify)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -395,6 +423,7 @@ def test_one_code_sent_at_the_same_moment_passes_once(
             result = exc.message
         with lock:
             outcomes.append(result)
+
     threads = [threading.Thread(target=attempt) for _ in range(n)]
     for t in threads:
         t.start()
@@ -404,6 +433,7 @@ def test_one_code_sent_at_the_same_moment_passes_once(
 
 
 # --- the trusted proxies setting ----------------------------------------------------------------
+
 
 def test_trusted_proxies_default_and_override(tmp_path: Path, box: Box) -> None:
     assert box.config.is_local and box.config.trusted_proxies == ()

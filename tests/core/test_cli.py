@@ -19,7 +19,8 @@ def run(box: Box, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, 
 
 
 def test_user_and_alias_listings_match_the_api_shapes(
-        demo_box: Box, capsys: pytest.CaptureFixture[str]) -> None:
+    demo_box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, _ = run(demo_box, capsys, "user", "list", "--json")
     assert status == 0
     assert json.loads(out) == users_listing(demo_box.mail.users.list_users(), True)
@@ -31,9 +32,11 @@ def test_user_and_alias_listings_match_the_api_shapes(
 
 
 def test_changes_print_their_lines_and_refusals_exit_1(
-        demo_box: Box, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run(demo_box, capsys, "user", "add", "new@example.com", "long-password",
-                         "--quota", "1g")
+    demo_box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(
+        demo_box, capsys, "user", "add", "new@example.com", "long-password", "--quota", "1g"
+    )
     assert status == 0 and out.startswith("mail user added\n")
     assert demo_box.mail.users.get_quota("new@example.com") == "1G"
     assert run(demo_box, capsys, "user", "make-admin", "new@example.com")[:2] == (0, "OK\n")
@@ -48,7 +51,8 @@ def test_changes_print_their_lines_and_refusals_exit_1(
 
 
 def test_init_refuses_an_existing_box_and_no_box_says_how(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["init", str(tmp_path / "b")]) == 0
     capsys.readouterr()
     assert main(["init", str(tmp_path / "b")]) == 1
@@ -57,8 +61,9 @@ def test_init_refuses_an_existing_box_and_no_box_says_how(
     assert "miab init" in capsys.readouterr().err
 
 
-def test_demo_prints_the_login_every_time(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_prints_the_login_every_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo", str(tmp_path / "d"), "--no-tui"]) == 0
     first = capsys.readouterr().out
     assert "Admin login: me@example.com" in first

@@ -44,7 +44,8 @@ def test_users_db_keeps_the_rollback_journal_and_state_db_uses_wal(tmp_path: Pat
     assert box.state_db.query("PRAGMA journal_mode") == [("wal",)]
     # Nothing beside users.sqlite that a read-only reader would need to create or write.
     assert sorted(p.name for p in box.config.users_db.parent.glob("users.sqlite*")) == [
-        "users.sqlite"]
+        "users.sqlite"
+    ]
 
 
 def test_a_users_db_left_in_wal_mode_goes_back_to_the_rollback_journal(tmp_path: Path) -> None:

@@ -84,8 +84,9 @@ def test_file_lock_creates_nothing_and_follows_no_link(tmp_path: Path, outside: 
     assert sorted(target.parent.iterdir()) == sorted(links)
 
 
-def test_a_folder_that_is_a_link_is_followed_but_no_file_link_is(tmp_path: Path,
-                                                                  outside: Path) -> None:
+def test_a_folder_that_is_a_link_is_followed_but_no_file_link_is(
+    tmp_path: Path, outside: Path
+) -> None:
     """STORAGE_ROOT may live on another disk through a link: writes go into the real
     folder; a link at a file's own name there is still replaced, never written through."""
     real = tmp_path / "elsewhere"
@@ -146,16 +147,18 @@ def test_custom_record_write_never_follows_a_planted_link(mbox: Box, outside: Pa
     lock) with links planted at every predictable name of every file it writes."""
     mbox.dns.add_custom_record("www.example.com", "A", "192.0.2.1", actor=TEST_ACTOR)
     root = mbox.config.system_root
-    written = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
-               and ".sqlite" not in p.name]
+    written = [
+        p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and ".sqlite" not in p.name
+    ]
     written.append(mbox.config.system_path("/var/lib/mailinabox/dns-update"))
     assert mbox.dns.custom_yaml in written
     before = {p: p.read_bytes() for p in written if p.exists()}
     for path in written:
         plant_links(path, outside)
 
-    mbox.dns.add_custom_record("txt.example.com", "TXT", "planted links are ignored",
-                               actor=TEST_ACTOR)
+    mbox.dns.add_custom_record(
+        "txt.example.com", "TXT", "planted links are ignored", actor=TEST_ACTOR
+    )
 
     assert_untouched(outside)
     assert "planted links are ignored" in mbox.dns.custom_yaml.read_text()
@@ -181,14 +184,16 @@ def test_two_processes_lose_no_update(tmp_path: Path) -> None:
     atomic_write(target, "0")
     start = SPAWN.Event()
     times = 150
-    children = [SPAWN.Process(target=_increment, args=(str(target), times, start))
-                for _ in range(2)]
+    children = [
+        SPAWN.Process(target=_increment, args=(str(target), times, start)) for _ in range(2)
+    ]
     for child in children:
         child.start()
     start.set()
     # This process's threads join in too (each thread its own lock holder).
-    threads = [threading.Thread(target=_increment, args=(str(target), times, start))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=_increment, args=(str(target), times, start)) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

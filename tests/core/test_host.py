@@ -24,14 +24,18 @@ from core.host import (
     SwapOutcome,
 )
 
-GOOD_NSD_CONF: Final = ("server:\n\tip-address: 127.0.0.1\n"
-                        "\nzone:\n\tname: example.com\n\tzonefile: example.com.txt.signed\n")
+GOOD_NSD_CONF: Final = (
+    "server:\n\tip-address: 127.0.0.1\n"
+    "\nzone:\n\tname: example.com\n\tzonefile: example.com.txt.signed\n"
+)
 BAD_NSD_CONF: Final = "server:\n\tbogus-option: yes\n"
 # A service manager that fails while the config holds "bad" (as a daemon refusing it would),
 # and logs every call beside the config.
-FAILS_ON_BAD: Final = ('echo "$1 $2" >> "$0.calls"; '
-                       'if grep -q bad "$0"; then echo "job for $1 failed: bad config" >&2; '
-                       'exit 1; fi')
+FAILS_ON_BAD: Final = (
+    'echo "$1 $2" >> "$0.calls"; '
+    'if grep -q bad "$0"; then echo "job for $1 failed: bad config" >&2; '
+    "exit 1; fi"
+)
 
 
 def real_box(tmp_path: Path) -> BoxConfig:
@@ -44,6 +48,7 @@ def real_box(tmp_path: Path) -> BoxConfig:
 def manager_for(conf: Path) -> Host:
     def service_manager(service: str, action: str) -> Sequence[str]:
         return ("sh", "-c", FAILS_ON_BAD, str(conf), service, action)
+
     return Host(real_box(conf.parent), service_manager=service_manager)
 
 
@@ -61,14 +66,16 @@ def calls(conf: Path) -> list[str]:
 
 # --- run and which ----------------------------------------------------------------------------
 
+
 def test_run_true_and_false(tmp_path: Path) -> None:
     host = Host(real_box(tmp_path))
     done = host.run(["true"], timeout=10)
     assert done.ok and done.returncode == 0 and not done.timed_out and not done.missing
     failed = host.run(["false"], timeout=10)
     assert not failed.ok and failed.returncode == 1 and failed.detail == "exit status 1"
-    said = host.run(["sh", "-c", 'echo "out $X"; echo err >&2; exit 3'], timeout=10,
-                    env={"X": "given"})
+    said = host.run(
+        ["sh", "-c", 'echo "out $X"; echo err >&2; exit 3'], timeout=10, env={"X": "given"}
+    )
     assert (said.returncode, said.stdout, said.stderr) == (3, "out given\n", "err\n")
     assert said.detail == "err"
 
@@ -102,6 +109,7 @@ def test_which_searches_sbin(tmp_path: Path) -> None:
 
 # --- services ---------------------------------------------------------------------------------
 
+
 def test_service_reload_and_failure(tmp_path: Path) -> None:
     conf = tmp_path / "svc.conf"
     conf.write_text("fine\n")
@@ -121,14 +129,16 @@ def test_service_reload_and_failure(tmp_path: Path) -> None:
 
 # --- config swaps -----------------------------------------------------------------------------
 
+
 def test_swap_refused_when_the_test_fails(tmp_path: Path) -> None:
     conf = tmp_path / "nsd.conf"
     conf.write_text(GOOD_NSD_CONF)
     os.chmod(conf, 0o640)
     before = conf.read_bytes()
     host = manager_for(conf)
-    result = host.swap_config(conf, BAD_NSD_CONF, test_argv=config_test(), service="nsd",
-                              program="sh")
+    result = host.swap_config(
+        conf, BAD_NSD_CONF, test_argv=config_test(), service="nsd", program="sh"
+    )
     assert result.outcome is SwapOutcome.REFUSED and not result.live
     assert result.test is not None and not result.test.ok
     assert result.note.startswith("nsd.conf was not changed: its test failed: ")
@@ -141,14 +151,16 @@ def test_swap_replaces_and_reloads(tmp_path: Path) -> None:
     conf = tmp_path / "nsd.conf"
     conf.write_text("server:\n")
     host = manager_for(conf)
-    result = host.swap_config(conf, GOOD_NSD_CONF, test_argv=config_test(), service="nsd",
-                              program="sh", mode=0o640)
+    result = host.swap_config(
+        conf, GOOD_NSD_CONF, test_argv=config_test(), service="nsd", program="sh", mode=0o640
+    )
     assert result.outcome is SwapOutcome.SWAPPED and result.live and result.note == ""
     assert result.reload is not None and result.reload.ok
     assert conf.read_text() == GOOD_NSD_CONF and stat.S_IMODE(conf.stat().st_mode) == 0o640
     assert calls(conf) == ["nsd reload"]
-    again = host.swap_config(conf, GOOD_NSD_CONF, test_argv=config_test(), service="nsd",
-                             program="sh")
+    again = host.swap_config(
+        conf, GOOD_NSD_CONF, test_argv=config_test(), service="nsd", program="sh"
+    )
     assert again.outcome is SwapOutcome.UNCHANGED and calls(conf) == ["nsd reload"]
 
 
@@ -159,14 +171,17 @@ def test_reload_failure_restores_the_old_file(tmp_path: Path) -> None:
     before = conf.read_bytes()
     host = manager_for(conf)
     # The test passes ("true"), the reload refuses it: the old file comes back, reloaded.
-    result = host.swap_config(conf, "bad but it passes the test\n", test_argv=["true"],
-                              service="nginx", program="sh")
+    result = host.swap_config(
+        conf, "bad but it passes the test\n", test_argv=["true"], service="nginx", program="sh"
+    )
     assert result.outcome is SwapOutcome.ROLLED_BACK and not result.live
     assert conf.read_bytes() == before and stat.S_IMODE(conf.stat().st_mode) == 0o640
     assert calls(conf) == ["nginx reload", "nginx reload"]
     assert result.restore is not None and result.restore.ok
-    assert result.note == ("nginx could not be reloaded: job for nginx failed: bad config; "
-                           "the previous local.conf was put back and reloaded")
+    assert result.note == (
+        "nginx could not be reloaded: job for nginx failed: bad config; "
+        "the previous local.conf was put back and reloaded"
+    )
 
 
 def test_reload_failure_of_a_new_file_removes_it(tmp_path: Path) -> None:
@@ -177,6 +192,7 @@ def test_reload_failure_of_a_new_file_removes_it(tmp_path: Path) -> None:
 
 
 # --- a local box ------------------------------------------------------------------------------
+
 
 def test_local_box_changes_nothing_outside_its_folder(tmp_path: Path) -> None:
     box = init_box(tmp_path / "box")
@@ -192,8 +208,9 @@ def test_local_box_changes_nothing_outside_its_folder(tmp_path: Path) -> None:
     host = Host(config, service_manager=service_manager)
     target = config.nginx_local_conf
     assert target.is_relative_to(tmp_path / "box")
-    result = host.swap_config(target, "server {}\n", test_argv=["true"], service="nginx",
-                              program="sh")
+    result = host.swap_config(
+        target, "server {}\n", test_argv=["true"], service="nginx", program="sh"
+    )
     assert result.outcome is SwapOutcome.WRITTEN and result.live and result.reload is None
     assert result.note == "this is a local box: local.conf written, nginx not reloaded"
     assert target.read_text() == "server {}\n"
@@ -218,7 +235,16 @@ def test_box_config_keeps_every_host_path(tmp_path: Path) -> None:
     assert real.mta_sts_policy == Path("/var/lib/mailinabox/mta-sts.txt")
     assert real.letsencrypt_dir == tmp_path / "data" / "ssl" / "lets_encrypt"
     local = real.with_values(system_root=tmp_path / "box")
-    for path in (local.nsd_dir, local.nsd_zones_conf, local.opendkim_dir, local.nginx_conf_dir,
-                 local.reboot_required_flag, local.backup_ssh_key, local.mta_sts_policy,
-                 local.dns_update_lock, local.ssh_dir, local.status_checks_cache):
+    for path in (
+        local.nsd_dir,
+        local.nsd_zones_conf,
+        local.opendkim_dir,
+        local.nginx_conf_dir,
+        local.reboot_required_flag,
+        local.backup_ssh_key,
+        local.mta_sts_policy,
+        local.dns_update_lock,
+        local.ssh_dir,
+        local.status_checks_cache,
+    ):
         assert path.is_relative_to(tmp_path / "box")

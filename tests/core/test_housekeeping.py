@@ -14,8 +14,12 @@ def test_fresh_box_is_quiet_until_administrator_exists(box: Box) -> None:
     # update (step 4) reports its own lines after them.
     assert change.lines[:2] == ("mail user added", "updated DNS: example.com")
     sources = {r[0] for r in box.db.query("SELECT source FROM aliases")}
-    assert {"postmaster@example.com", "admin@example.com", "abuse@example.com",
-            "hostmaster@box.example.com"} <= sources
+    assert {
+        "postmaster@example.com",
+        "admin@example.com",
+        "abuse@example.com",
+        "hostmaster@box.example.com",
+    } <= sources
     assert ADMIN not in sources  # never made automatically
 
 
@@ -36,8 +40,7 @@ def test_new_domain_gets_required_aliases_reported(box: Box) -> None:
         "mail user removed",
         f"removed alias abuse@example.net (was to {ADMIN}; domain no longer used for email)",
         f"removed alias admin@example.net (was to {ADMIN}; domain no longer used for email)",
-        f"removed alias postmaster@example.net (was to {ADMIN}; domain no longer used for "
-        "email)",
+        f"removed alias postmaster@example.net (was to {ADMIN}; domain no longer used for email)",
     )
 
 
@@ -66,8 +69,9 @@ def test_changed_auto_alias_is_kept(box: Box) -> None:
     box.mail.users.add_user("me@example.com", "secret-password", "admin", actor=TEST_ACTOR)
     box.mail.aliases.add_alias(ADMIN, "me@example.com", actor=TEST_ACTOR)
     box.mail.users.add_user("x@example.net", "secret-password", actor=TEST_ACTOR)
-    box.mail.aliases.add_alias("abuse@example.net", "me@example.com", update_if_exists=True,
-                               actor=TEST_ACTOR)
+    box.mail.aliases.add_alias(
+        "abuse@example.net", "me@example.com", update_if_exists=True, actor=TEST_ACTOR
+    )
     change = box.mail.users.remove_user("x@example.net", actor=TEST_ACTOR)
     # Only aliases still pointing at administrator@ are removed.
     assert "abuse@example.net" in {r[0] for r in box.db.query("SELECT source FROM aliases")}
@@ -75,8 +79,9 @@ def test_changed_auto_alias_is_kept(box: Box) -> None:
 
 
 def test_domain_summaries(demo_box: Box) -> None:
-    summaries = {s.domain: (s.users, s.aliases)
-                 for s in demo_box.mail.housekeeping.domain_summaries()}
+    summaries = {
+        s.domain: (s.users, s.aliases) for s in demo_box.mail.housekeeping.domain_summaries()
+    }
     assert summaries["example.com"] == (3, 5)
     assert summaries["example.net"] == (0, 1)
     assert list(summaries)[0] == "box.example.com"

@@ -41,8 +41,12 @@ def conf(box: Box) -> str:
 
 
 def start_elsewhere(box: Box, params: dict[str, object]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", STARTER, conf(box), json.dumps(params)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", STARTER, conf(box), json.dumps(params)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -148,8 +152,7 @@ def test_cancel(box: Box) -> None:
 
 
 def test_a_failing_job_ends_failed_with_its_message(box: Box) -> None:
-    start = box.jobs.start(SELF_TEST, actor=ACTOR, params={"steps": 1, "delay": 0,
-                                                           "fail": True})
+    start = box.jobs.start(SELF_TEST, actor=ACTOR, params={"steps": 1, "delay": 0, "fail": True})
     job = box.jobs.wait(start.job.id, 30)
     assert job.state is JobState.FAILED and job.result == "The self-test was asked to fail."
     bad = box.jobs.start(SELF_TEST, actor=ACTOR, params={"steps": "many"})
@@ -181,8 +184,10 @@ def test_dns_update_job_runs_to_done(box: Box) -> None:
     # The same answer as the update run here: forced too, it rewrites the same zones (the
     # job wrote the OpenDKIM tables first, so only it says so).
     direct = box.dns.update(force=True, actor=ACTOR)
+
     def other_than_dkim(lines: list[str] | tuple[str, ...]) -> list[str]:
         return [line for line in lines if "OpenDKIM" not in line]
+
     assert other_than_dkim(job.result.splitlines()) == other_than_dkim(direct.lines)
     assert lines[1:] == list(Change.of(*job.result.splitlines()).lines)
     assert job.progress == 1.0

@@ -57,8 +57,10 @@ def login_refusal(box: Box, email: str, password: str, token: str | None) -> Aut
 
 
 def mfa_rows(box: Box) -> list[tuple]:
-    return box.db.query("SELECT users.email, mfa.type, mfa.secret, mfa.mru_token, mfa.label"
-                        " FROM mfa JOIN users ON users.id = mfa.user_id ORDER BY mfa.id")
+    return box.db.query(
+        "SELECT users.email, mfa.type, mfa.secret, mfa.mru_token, mfa.label"
+        " FROM mfa JOIN users ON users.id = mfa.user_id ORDER BY mfa.id"
+    )
 
 
 def test_fixture_codes_differ_between_steps() -> None:
@@ -68,14 +70,16 @@ def test_fixture_codes_differ_between_steps() -> None:
 
 # --- status and provisioning ------------------------------------------------------------------
 
+
 def test_status_offers_a_fresh_secret_with_uri_and_png(demo_box: Box) -> None:
     status = demo_box.mfa.status(ME)
     assert status.email == ME and status.enabled == ()
     new = status.new_totp
     assert new is not None and new.type == "totp"
     assert re.fullmatch(r"[A-Z2-7]{32}", new.secret)
-    assert new.uri == (f"otpauth://totp/{ISSUER}:me%40example.com?secret={new.secret}"
-                       f"&issuer={ISSUER}")
+    assert new.uri == (
+        f"otpauth://totp/{ISSUER}:me%40example.com?secret={new.secret}&issuer={ISSUER}"
+    )
     assert base64.b64decode(new.qr_code_base64).startswith(b"\x89PNG\r\n\x1a\n")
     # Nothing is stored, and every call offers another secret.
     assert mfa_rows(demo_box) == []
@@ -106,21 +110,26 @@ def test_status_of_unknown_user_or_master_key(demo_box: Box) -> None:
 
 # --- enabling ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("secret", "token", "message"), [
-    (SECRET, None, "Bad Input"),
-    (None, None, "Bad Input"),
-    (None, "123456", "No secret provided."),
-    ("", "123456", "No secret provided."),
-    ("   ", "123456", "No secret provided."),
-    (SECRET[:-1], "123456", "Secret should be a 32 characters base32 string"),
-    (SECRET + "A", "123456", "Secret should be a 32 characters base32 string"),
-    ("0" * 32, "123456", "Secret should be a 32 characters base32 string"),
-    (SECRET, "", "Invalid token."),
-    (SECRET, "12345", "Invalid token."),
-    (SECRET, "abcdef", "Invalid token."),
-])
-def test_enable_refusals(demo_box: Box, secret: str | None, token: str | None,
-                         message: str) -> None:
+
+@pytest.mark.parametrize(
+    ("secret", "token", "message"),
+    [
+        (SECRET, None, "Bad Input"),
+        (None, None, "Bad Input"),
+        (None, "123456", "No secret provided."),
+        ("", "123456", "No secret provided."),
+        ("   ", "123456", "No secret provided."),
+        (SECRET[:-1], "123456", "Secret should be a 32 characters base32 string"),
+        (SECRET + "A", "123456", "Secret should be a 32 characters base32 string"),
+        ("0" * 32, "123456", "Secret should be a 32 characters base32 string"),
+        (SECRET, "", "Invalid token."),
+        (SECRET, "12345", "Invalid token."),
+        (SECRET, "abcdef", "Invalid token."),
+    ],
+)
+def test_enable_refusals(
+    demo_box: Box, secret: str | None, token: str | None, message: str
+) -> None:
     exc = refusal(acting(demo_box.mfa.enable_totp), ME, secret, token, "phone")
     assert isinstance(exc, ValidationError) and exc.message == message
     assert mfa_rows(demo_box) == []
@@ -129,39 +138,54 @@ def test_enable_refusals(demo_box: Box, secret: str | None, token: str | None,
 def test_enable_accepts_one_step_either_side_only(demo_box: Box) -> None:
     for offset in (-2, 2, 3, -10):
         assert refusal(acting(demo_box.mfa.enable_totp), ME, SECRET, code(offset)).message == (
-            "Invalid token.")
+            "Invalid token."
+        )
     assert mfa_rows(demo_box) == []
     for offset in (-1, 0, 1):
-        method = demo_box.mfa.enable_totp(BOB, SECRET, code(offset), f"step {offset}",
-                                          actor=TEST_ACTOR)
+        method = demo_box.mfa.enable_totp(
+            BOB, SECRET, code(offset), f"step {offset}", actor=TEST_ACTOR
+        )
         assert (method.type, method.label) == ("totp", f"step {offset}")
     assert len(mfa_rows(demo_box)) == 3  # the reference allows several TOTP methods
 
 
 def test_enable_for_unknown_user_or_master_key(demo_box: Box) -> None:
     # The token is checked before the user, as in the reference.
-    assert refusal(acting(demo_box.mfa.enable_totp), "nobody@example.com", SECRET,
-                   code()).message == "User does not exist."
+    assert (
+        refusal(acting(demo_box.mfa.enable_totp), "nobody@example.com", SECRET, code()).message
+        == "User does not exist."
+    )
     assert refusal(acting(demo_box.mfa.enable_totp), None, SECRET, code()).message == (
-        "User does not exist.")
-    assert refusal(acting(demo_box.mfa.enable_totp), None, SECRET, "000000" if code() != "000000"
-                   else "111111").message == "Invalid token."
+        "User does not exist."
+    )
+    assert (
+        refusal(
+            acting(demo_box.mfa.enable_totp),
+            None,
+            SECRET,
+            "000000" if code() != "000000" else "111111",
+        ).message
+        == "Invalid token."
+    )
     assert mfa_rows(demo_box) == []
 
 
 def test_enable_stores_label_and_the_used_code(demo_box: Box) -> None:
-    method = demo_box.mfa.enable_totp(ME, SECRET.lower(), f" {code()[:3]} {code()[3:]} ",
-                                      "Phone – Aegis", actor=TEST_ACTOR)
+    method = demo_box.mfa.enable_totp(
+        ME, SECRET.lower(), f" {code()[:3]} {code()[3:]} ", "Phone – Aegis", actor=TEST_ACTOR
+    )
     assert mfa_rows(demo_box) == [(ME, "totp", SECRET, code(), "Phone – Aegis")]
     status = demo_box.mfa.status(ME, provision=False)
     assert [(m.id, m.type, m.label) for m in status.enabled] == [
-        (method.id, "totp", "Phone – Aegis")]
+        (method.id, "totp", "Phone – Aegis")
+    ]
     assert not hasattr(status.enabled[0], "secret")
     demo_box.mfa.enable_totp(ME, SECRET, code(1), actor=TEST_ACTOR)
     assert demo_box.mfa.status(ME, provision=False).enabled[1].label is None
 
 
 # --- login with MFA ---------------------------------------------------------------------------
+
 
 def test_enabling_code_cannot_be_replayed_at_login(demo_box: Box) -> None:
     demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
@@ -171,14 +195,16 @@ def test_enabling_code_cannot_be_replayed_at_login(demo_box: Box) -> None:
     assert caller.email == ME and caller.method == "password"
     # ... and that one is used up in turn.
     assert login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, code(1)).message == (
-        "invalid-totp-token")
+        "invalid-totp-token"
+    )
 
 
 def test_a_used_code_in_full_width_digits_is_still_a_replay(demo_box: Box) -> None:
     demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in code())
     assert login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, full_width).message == (
-        "invalid-totp-token")
+        "invalid-totp-token"
+    )
 
 
 def test_login_hints_for_missing_and_wrong_tokens(demo_box: Box) -> None:
@@ -188,14 +214,17 @@ def test_login_hints_for_missing_and_wrong_tokens(demo_box: Box) -> None:
         assert exc.message == "missing-totp-token" and exc.hints == ("missing-totp-token",)
     for token in (code(2), code(-2), "000000" if code() != "000000" else "111111"):
         assert login_refusal(demo_box, ME, DEMO_ADMIN_PASSWORD, token).message == (
-            "invalid-totp-token")
+            "invalid-totp-token"
+        )
     # A wrong password is refused before MFA is looked at.
     assert login_refusal(demo_box, ME, "wrong-password", code()).message == (
-        "Incorrect email address or password.")
+        "Incorrect email address or password."
+    )
     assert demo_box.auth.authenticate(basic(ME, DEMO_ADMIN_PASSWORD), token=code()).email == ME
 
 
 # --- keys and sessions follow the MFA state ---------------------------------------------------
+
 
 def test_api_key_changes_with_enable_and_disable(demo_box: Box) -> None:
     auth = demo_box.auth
@@ -204,13 +233,15 @@ def test_api_key_changes_with_enable_and_disable(demo_box: Box) -> None:
     enabled = auth.user_api_key(ME)
     assert enabled != before
     assert login_refusal(demo_box, ME, before or "", None).message == (
-        "Incorrect email address or password.")
+        "Incorrect email address or password."
+    )
     assert auth.authenticate(basic(ME, enabled or "")).method == "api_key"
     demo_box.mfa.disable(ME, actor=TEST_ACTOR)
     after = auth.user_api_key(ME)
     assert after not in (enabled, None)
     assert login_refusal(demo_box, ME, enabled or "", None).message == (
-        "Incorrect email address or password.")
+        "Incorrect email address or password."
+    )
     assert auth.authenticate(basic(ME, after or "")).method == "api_key"
 
 
@@ -226,7 +257,8 @@ def test_login_sessions_end_on_enable_and_disable(demo_box: Box) -> None:
     demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     assert login_key_count(demo_box, ME) == 0
     assert login_refusal(demo_box, ME, key, None).message == (
-        "Incorrect email address or password.")
+        "Incorrect email address or password."
+    )
     # Other users' sessions go on.
     assert auth.authenticate(basic(BOB, bob_key)).method == "login_key"
     _, key = auth.login(basic(ME, DEMO_ADMIN_PASSWORD), token=code(1))
@@ -234,10 +266,12 @@ def test_login_sessions_end_on_enable_and_disable(demo_box: Box) -> None:
     demo_box.mfa.disable(ME, actor=TEST_ACTOR)
     assert login_key_count(demo_box, ME) == 0
     assert login_refusal(demo_box, ME, key, None).message == (
-        "Incorrect email address or password.")
+        "Incorrect email address or password."
+    )
 
 
 # --- disabling --------------------------------------------------------------------------------
+
 
 def test_disable_one_by_id_then_all(demo_box: Box) -> None:
     first = demo_box.mfa.enable_totp(ME, SECRET, code(-1), "phone", actor=TEST_ACTOR)
@@ -255,11 +289,13 @@ def test_disable_one_by_id_then_all(demo_box: Box) -> None:
 def test_disable_refusals(demo_box: Box) -> None:
     mine = demo_box.mfa.enable_totp(ME, SECRET, code(), actor=TEST_ACTOR)
     assert refusal(acting(demo_box.mfa.disable), "nobody@example.com").message == (
-        "User does not exist.")
+        "User does not exist."
+    )
     assert refusal(acting(demo_box.mfa.disable), None).message == "User does not exist."
     for mfa_id in (mine.id + 1, "abc", "1.0", -1):
         assert refusal(acting(demo_box.mfa.disable), ME, mfa_id).message == (
-            "Invalid user or MFA id.")
+            "Invalid user or MFA id."
+        )
     # An id of another user's method is not this user's.
     assert refusal(acting(demo_box.mfa.disable), BOB, mine.id).message == "Invalid user or MFA id."
     # Nothing enabled: disabling all removes nothing, which is refused as in the reference.
@@ -269,33 +305,36 @@ def test_disable_refusals(demo_box: Box) -> None:
 
 def test_admin_disables_another_users_mfa(demo_box: Box) -> None:
     demo_box.mail.users.set_password(BOB, BOB_PASSWORD, actor=TEST_ACTOR)
-    demo_box.mfa.enable_totp(BOB, SECRET, code(), "bob's phone",
-                             actor=Actor(BOB, "api"))
+    demo_box.mfa.enable_totp(BOB, SECRET, code(), "bob's phone", actor=Actor(BOB, "api"))
     assert login_refusal(demo_box, BOB, BOB_PASSWORD, None).message == "missing-totp-token"
     admin = Actor(ME, "tui")
     removed = demo_box.mfa.disable(BOB, actor=admin)
     assert [m.label for m in removed] == ["bob's phone"]
     assert demo_box.auth.authenticate(basic(BOB, BOB_PASSWORD)).email == BOB
-    records = [(r.actor, r.face, r.operation, r.target, r.outcome)
-               for r in demo_box.audit.recent(2)]
-    assert records == [(ME, "tui", "disable MFA", BOB, "ok"),
-                       (BOB, "api", "enable MFA", BOB, "ok")]
+    records = [
+        (r.actor, r.face, r.operation, r.target, r.outcome) for r in demo_box.audit.recent(2)
+    ]
+    assert records == [(ME, "tui", "disable MFA", BOB, "ok"), (BOB, "api", "enable MFA", BOB, "ok")]
 
 
 def test_refusals_are_audited(demo_box: Box) -> None:
     with pytest.raises(ValidationError):
-        demo_box.mfa.enable_totp(ME, SECRET, "000000" if code() != "000000" else "111111",
-                                 actor=TEST_ACTOR)
+        demo_box.mfa.enable_totp(
+            ME, SECRET, "000000" if code() != "000000" else "111111", actor=TEST_ACTOR
+        )
     with pytest.raises(NotFound):
         demo_box.mfa.disable(ME, 42, actor=TEST_ACTOR)
-    records = [(r.actor, r.face, r.operation, r.target, r.outcome)
-               for r in demo_box.audit.recent(2)]
-    assert records == [("tester", "cli", "disable MFA", f"{ME} #42",
-                        "refused: Invalid user or MFA id."),
-                       ("tester", "cli", "enable MFA", ME, "refused: Invalid token.")]
+    records = [
+        (r.actor, r.face, r.operation, r.target, r.outcome) for r in demo_box.audit.recent(2)
+    ]
+    assert records == [
+        ("tester", "cli", "disable MFA", f"{ME} #42", "refused: Invalid user or MFA id."),
+        ("tester", "cli", "enable MFA", ME, "refused: Invalid token."),
+    ]
 
 
 # --- boxes without the mfa table ---------------------------------------------------------------
+
 
 def test_v051_schema_has_mfa(tmp_path: Path) -> None:
     db = Database(tmp_path / "users.sqlite")
@@ -321,6 +360,7 @@ def test_box_without_mfa_table(demo_box: Box) -> None:
 
 # --- miab mfa ---------------------------------------------------------------------------------
 
+
 def run_cli(box: Box, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = main([*args, "--box", str(box.config.conf_path.parent)])
     out, err = capsys.readouterr()
@@ -329,27 +369,48 @@ def run_cli(box: Box, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[i
 
 def test_cli_mfa_list_and_disable(demo_box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(demo_box, "mfa", "list", ME, capsys=capsys) == (
-        0, f"{ME} has no MFA method enabled.\n", "")
+        0,
+        f"{ME} has no MFA method enabled.\n",
+        "",
+    )
     phone = demo_box.mfa.enable_totp(ME, SECRET, code(), "phone", actor=TEST_ACTOR)
     laptop = demo_box.mfa.enable_totp(ME, SECRET, code(1), actor=TEST_ACTOR)
     assert run_cli(demo_box, "mfa", "list", ME, capsys=capsys) == (
-        0, f"{phone.id}\ttotp\tphone\n{laptop.id}\ttotp\n", "")
+        0,
+        f"{phone.id}\ttotp\tphone\n{laptop.id}\ttotp\n",
+        "",
+    )
     status, out, _ = run_cli(demo_box, "mfa", "list", ME, "--json", capsys=capsys)
     assert status == 0 and '"label": "phone"' in out and SECRET not in out
     assert run_cli(demo_box, "mfa", "disable", ME, "--id", str(phone.id), capsys=capsys) == (
-        0, f"disabled totp #{phone.id} phone\n", "")
+        0,
+        f"disabled totp #{phone.id} phone\n",
+        "",
+    )
     assert run_cli(demo_box, "mfa", "disable", ME, capsys=capsys) == (
-        0, f"disabled totp #{laptop.id}\n{ME} can now log in with the password alone.\n", "")
+        0,
+        f"disabled totp #{laptop.id}\n{ME} can now log in with the password alone.\n",
+        "",
+    )
     assert demo_box.mfa.list_methods(ME) == ()
     records = [(r.actor, r.face, r.operation, r.target) for r in demo_box.audit.recent(2)]
-    assert records == [("root", "cli", "disable MFA", ME),
-                       ("root", "cli", "disable MFA", f"{ME} #{phone.id}")]
+    assert records == [
+        ("root", "cli", "disable MFA", ME),
+        ("root", "cli", "disable MFA", f"{ME} #{phone.id}"),
+    ]
 
 
 def test_cli_mfa_refusals(demo_box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(demo_box, "mfa", "list", "nobody@example.com", capsys=capsys) == (
-        1, "", "miab: User does not exist.\n")
+        1,
+        "",
+        "miab: User does not exist.\n",
+    )
     assert run_cli(demo_box, "mfa", "disable", ME, capsys=capsys) == (
-        1, "", "miab: Invalid user or MFA id.\n")
-    assert run_cli(demo_box, "mfa", "disable", "nobody@example.com", "--id", "3",
-                   capsys=capsys) == (1, "", "miab: User does not exist.\n")
+        1,
+        "",
+        "miab: Invalid user or MFA id.\n",
+    )
+    assert run_cli(
+        demo_box, "mfa", "disable", "nobody@example.com", "--id", "3", capsys=capsys
+    ) == (1, "", "miab: User does not exist.\n")

@@ -19,8 +19,16 @@ def test_init_makes_a_complete_box(tmp_path: Path) -> None:
     box = init_box(tmp_path / "b", primary_hostname="mail.example.net")
     root = tmp_path / "b"
     conf = (root / "mailinabox.conf").read_text()
-    for key in ("STORAGE_USER=", "STORAGE_ROOT=", "PRIMARY_HOSTNAME=mail.example.net",
-                "PUBLIC_IP=", "PUBLIC_IPV6=", "PRIVATE_IP=", "PRIVATE_IPV6=", "MTA_STS_MODE="):
+    for key in (
+        "STORAGE_USER=",
+        "STORAGE_ROOT=",
+        "PRIMARY_HOSTNAME=mail.example.net",
+        "PUBLIC_IP=",
+        "PUBLIC_IPV6=",
+        "PRIVATE_IP=",
+        "PRIVATE_IPV6=",
+        "MTA_STS_MODE=",
+    ):
         assert key in conf
     assert (root / "user-data/mailinabox.version").read_text().strip() == str(FRESH_MIGRATION)
     assert box.schema.has_quota and box.schema.has_auto_aliases and box.schema.has_mfa
@@ -67,9 +75,16 @@ def test_audit_records_changes_and_refusals(box: Box) -> None:
         box.mail.users.add_user("b@example.com", "short", actor=Actor("me", "api"))
     refused, ok = box.audit.recent(2)
     assert (ok.actor, ok.face, ok.operation, ok.target, ok.outcome) == (
-        "me", "tui", "add user", "a@example.com", "ok")
+        "me",
+        "tui",
+        "add user",
+        "a@example.com",
+        "ok",
+    )
     assert (refused.face, refused.outcome) == (
-        "api", "refused: Passwords must be at least eight characters.")
+        "api",
+        "refused: Passwords must be at least eight characters.",
+    )
     assert ok.time == box.clock()
 
 
@@ -80,9 +95,12 @@ def test_cached_listings_see_writes_from_other_connections(box: Box) -> None:
     other.mail.users.add_user("b@example.com", "secret-password", actor=TEST_ACTOR)
     other.mail.aliases.add_alias("x@example.com", "b@example.com", actor=TEST_ACTOR)
     assert [u.email for u in box.mail.users.list_users()[0].users] == [
-        "a@example.com", "b@example.com"]
-    assert "x@example.com" in {a.address for g in box.mail.aliases.list_aliases()
-                               for a in g.aliases}
+        "a@example.com",
+        "b@example.com",
+    ]
+    assert "x@example.com" in {
+        a.address for g in box.mail.aliases.list_aliases() for a in g.aliases
+    }
     # A mailbox folder appearing (dovecot's first delivery) shows without a database change.
     (box.config.mailboxes_dir / "example.com" / "old").mkdir(parents=True)
     assert "old@example.com" in {u.email for u in box.mail.users.list_users()[0].users}

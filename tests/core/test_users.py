@@ -11,28 +11,33 @@ from core.errors import AlreadyExists, NotFound, ValidationError
 from core.mail.passwords import verify_password
 from tests.conftest import TEST_ACTOR
 
-USER_CHARS = ("User account email addresses may only use the lowercase ASCII letters a-z, "
-              "the digits 0-9, underscore (_), hyphen (-), and period (.).")
+USER_CHARS = (
+    "User account email addresses may only use the lowercase ASCII letters a-z, "
+    "the digits 0-9, underscore (_), hyphen (-), and period (.)."
+)
 
 
 def add(box: Box, email: str, password: str = "secret-password", **kw: object):
     return box.mail.users.add_user(email, password, actor=TEST_ACTOR, **kw)
 
 
-@pytest.mark.parametrize(("email", "message"), [
-    ("", "No email address provided."),
-    ("   ", "No email address provided."),
-    ("not-an-address", "Invalid email address."),
-    ("two@@example.com", "Invalid email address."),
-    ("a@b@example.com", "Invalid email address."),
-    ("dot.@example.com", "Invalid email address."),
-    ("user@example", "Invalid email address."),
-    ("user@-bad.example.com", "Invalid email address."),
-    ("@example.com", "Invalid email address."),
-    ("Upper@example.com", USER_CHARS),
-    ("plus+tag@example.com", USER_CHARS),
-    ("user@bücher.example", USER_CHARS),
-])
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("", "No email address provided."),
+        ("   ", "No email address provided."),
+        ("not-an-address", "Invalid email address."),
+        ("two@@example.com", "Invalid email address."),
+        ("a@b@example.com", "Invalid email address."),
+        ("dot.@example.com", "Invalid email address."),
+        ("user@example", "Invalid email address."),
+        ("user@-bad.example.com", "Invalid email address."),
+        ("@example.com", "Invalid email address."),
+        ("Upper@example.com", USER_CHARS),
+        ("plus+tag@example.com", USER_CHARS),
+        ("user@bücher.example", USER_CHARS),
+    ],
+)
 def test_add_user_refuses_bad_addresses(box: Box, email: str, message: str) -> None:
     with pytest.raises(ValidationError) as exc:
         add(box, email)
@@ -46,12 +51,15 @@ def test_punycode_domains_are_valid_user_addresses(box: Box) -> None:
     assert list(box.mail.users.emails()) == ["erin@xn--bcher-kva.example"]
 
 
-@pytest.mark.parametrize(("password", "message"), [
-    ("", "No password provided."),
-    ("        ", "No password provided."),
-    ("short", "Passwords must be at least eight characters."),
-    ("1234567", "Passwords must be at least eight characters."),
-])
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("", "No password provided."),
+        ("        ", "No password provided."),
+        ("short", "Passwords must be at least eight characters."),
+        ("1234567", "Passwords must be at least eight characters."),
+    ],
+)
 def test_add_user_password_rules(box: Box, password: str, message: str) -> None:
     with pytest.raises(ValidationError) as exc:
         add(box, "user@example.com", password)
@@ -65,7 +73,8 @@ def test_first_user_may_be_a_dcv_address_later_ones_not(box: Box) -> None:
         add(box, "postmaster@example.com")
     assert exc.value.message == (
         "You may not make a user account for that address because it is frequently used for "
-        "domain control validation. Use an alias instead if necessary.")
+        "domain control validation. Use an alias instead if necessary."
+    )
 
 
 @pytest.mark.parametrize("privileges", ["admin\n", "\n", "admin\n\nx", " "])
@@ -79,21 +88,24 @@ def test_bad_privileges(box: Box, privileges: str) -> None:
     assert exc.value.message == "That's not a valid privilege ()."
 
 
-@pytest.mark.parametrize(("quota", "message"), [
-    ("", "No quota provided."),
-    ("1.5G", "Quotas cannot contain spaces, commas, or decimal points."),
-    ("1 G", "Quotas cannot contain spaces, commas, or decimal points."),
-    ("1,000", "Quotas cannot contain spaces, commas, or decimal points."),
-    ("10K", "Invalid quota."),
-    ("G", "Invalid quota."),
-    # Ours (issue 7): a number dovecot cannot hold, or digits of another script.
-    ("9" * 400, "Invalid quota."),
-    ("9" * 20, "Invalid quota."),
-    ("9223372036854775808", "Invalid quota."),  # 2**63 bytes
-    ("8589934592G", "Invalid quota."),  # 2**63 bytes
-    ("٣G", "Invalid quota."),
-    ("1\nG", "Quotas cannot contain spaces, commas, or decimal points."),
-])
+@pytest.mark.parametrize(
+    ("quota", "message"),
+    [
+        ("", "No quota provided."),
+        ("1.5G", "Quotas cannot contain spaces, commas, or decimal points."),
+        ("1 G", "Quotas cannot contain spaces, commas, or decimal points."),
+        ("1,000", "Quotas cannot contain spaces, commas, or decimal points."),
+        ("10K", "Invalid quota."),
+        ("G", "Invalid quota."),
+        # Ours (issue 7): a number dovecot cannot hold, or digits of another script.
+        ("9" * 400, "Invalid quota."),
+        ("9" * 20, "Invalid quota."),
+        ("9223372036854775808", "Invalid quota."),  # 2**63 bytes
+        ("8589934592G", "Invalid quota."),  # 2**63 bytes
+        ("٣G", "Invalid quota."),
+        ("1\nG", "Quotas cannot contain spaces, commas, or decimal points."),
+    ],
+)
 def test_quota_rules(box: Box, quota: str, message: str) -> None:
     with pytest.raises(ValidationError) as exc:
         add(box, "a@example.com", quota=quota)
@@ -200,10 +212,17 @@ def test_listing_order_and_grouping(demo_box: Box) -> None:
     assert [g.domain_display for g in groups][-1] == "bücher.example"
     first = [(u.email, u.status) for u in groups[0].users]
     # Active users first, then archived mailboxes, each by address.
-    assert first == [("alice@example.com", "active"), ("bob@example.com", "active"),
-                     ("me@example.com", "active"), ("frank@example.com", "inactive")]
-    assert list(demo_box.mail.users.emails())[:3] == ["alice@example.com", "bob@example.com",
-                                                "me@example.com"]
+    assert first == [
+        ("alice@example.com", "active"),
+        ("bob@example.com", "active"),
+        ("me@example.com", "active"),
+        ("frank@example.com", "inactive"),
+    ]
+    assert list(demo_box.mail.users.emails())[:3] == [
+        "alice@example.com",
+        "bob@example.com",
+        "me@example.com",
+    ]
 
 
 def test_box_size_read_from_maildirsize(box: Box) -> None:

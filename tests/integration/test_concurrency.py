@@ -75,18 +75,21 @@ def test_concurrent_writers_all_land(box_dir: Path) -> None:
     shared_box = open_box(box_dir)  # the threads share one Box, as the API server's do
     start_at = time.time() + START_DELAY
     futures: list[Future[writers.Written]] = []
-    with ThreadPoolExecutor(max_workers=WRITERS) as threads, \
-            ProcessPoolExecutor(max_workers=WRITERS, mp_context=SPAWN) as processes:
+    with (
+        ThreadPoolExecutor(max_workers=WRITERS) as threads,
+        ProcessPoolExecutor(max_workers=WRITERS, mp_context=SPAWN) as processes,
+    ):
         for n, (where, face) in enumerate(plan):
             tag = f"w{n}{face}"
             if where == "thread":
-                writer = (writers.write_through_api if face == "api"
-                          else writers.write_through_core)
-                futures.append(threads.submit(writer, shared_box, tag, start_at,
-                                              WRITE_SECONDS))
+                writer = writers.write_through_api if face == "api" else writers.write_through_core
+                futures.append(threads.submit(writer, shared_box, tag, start_at, WRITE_SECONDS))
             else:
-                futures.append(processes.submit(writers.process_writer, str(box_dir), face,
-                                                tag, start_at, WRITE_SECONDS))
+                futures.append(
+                    processes.submit(
+                        writers.process_writer, str(box_dir), face, tag, start_at, WRITE_SECONDS
+                    )
+                )
         results = [future.result(timeout=120) for future in futures]
     shared_box.close()
 
@@ -112,16 +115,16 @@ def test_concurrent_writers_all_land(box_dir: Path) -> None:
         box.close()
 
 
-def start_child(target: Callable[..., None], *args: object) -> tuple[
-        multiprocessing.process.BaseProcess, threading.Event]:
+def start_child(
+    target: Callable[..., None], *args: object
+) -> tuple[multiprocessing.process.BaseProcess, threading.Event]:
     ready = SPAWN.Event()
     child = SPAWN.Process(target=target, args=(*args, ready), daemon=True)
     child.start()
     return child, ready
 
 
-def wait_until_ready(child: multiprocessing.process.BaseProcess,
-                     ready: threading.Event) -> None:
+def wait_until_ready(child: multiprocessing.process.BaseProcess, ready: threading.Event) -> None:
     """Wait for the child's signal; fail at once if it died first."""
     deadline = time.monotonic() + 60
     while not ready.wait(timeout=0.1):
@@ -149,8 +152,9 @@ def test_killed_write_transaction_leaves_old_rows_whole(box_dir: Path, moment: s
 
     # Enough rows that SQLite spills uncommitted pages to the database file (the originals
     # saved in the rollback journal) before the kill.
-    child, ready = start_child(writers.hold_uncommitted_insert, str(box_dir), 50_000,
-                               moment == "mid_insert")
+    child, ready = start_child(
+        writers.hold_uncommitted_insert, str(box_dir), 50_000, moment == "mid_insert"
+    )
     wait_until_ready(child, ready)
     if moment == "mid_insert":
         time.sleep(0.3)

@@ -42,7 +42,8 @@ pytestmark = pytest.mark.integration
 PASSWORD_QUERY: Final = "SELECT email as user, password FROM users WHERE email='%u';"
 USER_QUERY: Final = (
     'SELECT email AS user, "mail" as uid, "mail" as gid, "STORAGE_ROOT/mail/mailboxes/%d/%n" '
-    "as home FROM users WHERE email='%u';")
+    "as home FROM users WHERE email='%u';"
+)
 ITERATE_QUERY: Final = "SELECT email AS user FROM users;"
 MAIL_LOCATION: Final = "maildir:STORAGE_ROOT/mail/mailboxes/%d/%n"
 
@@ -52,8 +53,9 @@ ADMIN_PASSWORD: Final = "admin-password-1"
 
 
 def dovecot_version(binary: str) -> tuple[int, ...]:
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True,
-                         timeout=30).stdout
+    out = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     match = re.match(r"(\d+)\.(\d+)", out.strip())
     if not match:
         raise RuntimeError(f"Unrecognised `dovecot --version` output: {out!r}")
@@ -87,15 +89,17 @@ def process_identities() -> ProcessIdentities:
 
 def render_sql_conf(box: Box) -> str:
     root = str(box.config.storage_root)
-    return "\n".join([
-        "driver = sqlite",
-        f"connect = {box.config.users_db}",
-        "default_pass_scheme = SHA512-CRYPT",
-        f"password_query = {PASSWORD_QUERY}",
-        f"user_query = {USER_QUERY.replace('STORAGE_ROOT', root)}",
-        f"iterate_query = {ITERATE_QUERY}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "driver = sqlite",
+            f"connect = {box.config.users_db}",
+            "default_pass_scheme = SHA512-CRYPT",
+            f"password_query = {PASSWORD_QUERY}",
+            f"user_query = {USER_QUERY.replace('STORAGE_ROOT', root)}",
+            f"iterate_query = {ITERATE_QUERY}",
+            "",
+        ]
+    )
 
 
 def render_dovecot_conf(box: Box, work: Path, port: int, who: ProcessIdentities) -> str:
@@ -115,7 +119,7 @@ auth_mechanisms = plain login
 # The reference's 2-second delay would only slow the wrong-password tests down.
 auth_failure_delay = 0
 first_valid_uid = {who.mail_uid}
-mail_location = {MAIL_LOCATION.replace('STORAGE_ROOT', root)}
+mail_location = {MAIL_LOCATION.replace("STORAGE_ROOT", root)}
 passdb {{
   driver = sql
   args = {work}/dovecot-sql.conf.ext
@@ -151,8 +155,7 @@ class IMAPFromOwnAddress(imaplib.IMAP4):
     def _create_socket(self, timeout: float | None) -> socket.socket:
         n = next(_client_addresses)
         source = f"127.{(n >> 16) & 0xFF or 1}.{(n >> 8) & 0xFF}.{n & 0xFF or 1}"
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(source, 0))
+        return socket.create_connection((self.host, self.port), timeout, source_address=(source, 0))
 
 
 @dataclass
@@ -194,14 +197,14 @@ def wait_for_greeting(proc: subprocess.Popen[bytes], port: int, log_path: Path) 
         if proc.poll() is not None:
             output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
-            pytest.fail(f"dovecot exited with {proc.returncode}:\n{output}\n{log}",
-                        pytrace=False)
+            pytest.fail(f"dovecot exited with {proc.returncode}:\n{output}\n{log}", pytrace=False)
         try:
             imap = imaplib.IMAP4("127.0.0.1", port, timeout=2)
         except OSError:
             if time.monotonic() > deadline:
-                pytest.fail(f"dovecot did not answer on port {port} in {START_TIMEOUT} s",
-                            pytrace=False)
+                pytest.fail(
+                    f"dovecot did not answer on port {port} in {START_TIMEOUT} s", pytrace=False
+                )
             time.sleep(0.05)
             continue
         imap.shutdown()
@@ -239,7 +242,8 @@ def dovecot(imap_box: Box, shared_dir: Path) -> Iterator[Dovecot]:
         # 2.4 renamed most settings (sql_driver, mail_path, %{user} variables); the config
         # below is 2.3's, as on Debian 12 and on the boxes MIAB installs.
         missing_requirement(
-            f"dovecot {'.'.join(map(str, version))} is installed; this test writes a 2.3 config")
+            f"dovecot {'.'.join(map(str, version))} is installed; this test writes a 2.3 config"
+        )
     who = process_identities()
     work = shared_dir / "dovecot"
     for sub in ("run", "state"):
@@ -251,8 +255,12 @@ def dovecot(imap_box: Box, shared_dir: Path) -> Iterator[Dovecot]:
     conf = work / "dovecot.conf"
     conf.write_text(render_dovecot_conf(imap_box, work, port, who))
     log_path = work / "dovecot.log"
-    proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [binary, "-F", "-c", str(conf)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_greeting(proc, port, log_path)
         yield Dovecot(port, log_path)
@@ -303,8 +311,7 @@ def test_idn_domain_user_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
     # Users of an internationalised domain are stored (and log in) in IDNA form.
     imap_box.mail.users.add_user("erin@xn--bcher-kva.example", "correct horse 1", actor=TEST_ACTOR)
 
-    assert dovecot.can_log_in("erin@xn--bcher-kva.example", "correct horse 1"), \
-        dovecot.log_tail()
+    assert dovecot.can_log_in("erin@xn--bcher-kva.example", "correct horse 1"), dovecot.log_tail()
 
 
 def test_user_added_through_api_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
@@ -314,9 +321,11 @@ def test_user_added_through_api_logs_in(imap_box: Box, dovecot: Dovecot) -> None
     imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     app = TestApp(make_app(imap_box))
 
-    response = app.post("/mail/users/add",
-                        {"email": "bob@example.com", "password": "api password 1"},
-                        headers=basic_auth(ADMIN, ADMIN_PASSWORD))
+    response = app.post(
+        "/mail/users/add",
+        {"email": "bob@example.com", "password": "api password 1"},
+        headers=basic_auth(ADMIN, ADMIN_PASSWORD),
+    )
 
     assert response.status_int == 200, response.text
     assert dovecot.can_log_in("bob@example.com", "api password 1"), dovecot.log_tail()

@@ -65,8 +65,14 @@ def basic(user: str, password: str) -> str:
 
 
 def miab(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "miab_tui", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "miab_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass
@@ -98,9 +104,23 @@ class Server:
 
 def start_server(box_dir: Path, port: int, log: Path, *extra: str) -> Server:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "miab_tui", "serve", "--box", str(box_dir), "--port", str(port),
-         *extra], cwd=REPO, stdin=subprocess.DEVNULL, stdout=log.open("wb"),
-        stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "miab_tui",
+            "serve",
+            "--box",
+            str(box_dir),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     server = Server(proc, port, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -126,8 +146,10 @@ def stop_server(server: Server) -> None:
 
 def api_call(server: Server, path: str, fields: dict[str, str]) -> tuple[int, str]:
     request = urllib.request.Request(
-        server.base + path, data=urllib.parse.urlencode(fields).encode(),
-        headers={"Authorization": basic(ADMIN, ADMIN_PASSWORD)})
+        server.base + path,
+        data=urllib.parse.urlencode(fields).encode(),
+        headers={"Authorization": basic(ADMIN, ADMIN_PASSWORD)},
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read().decode()
@@ -135,14 +157,21 @@ def api_call(server: Server, path: str, fields: dict[str, str]) -> tuple[int, st
         return exc.code, exc.read().decode(errors="replace")
 
 
-def postmap_as_postfix(postmap: str, etc: Path, maps: Path,
-                       key: str) -> subprocess.CompletedProcess[str]:
+def postmap_as_postfix(
+    postmap: str, etc: Path, maps: Path, key: str
+) -> subprocess.CompletedProcess[str]:
     """`postmap -q KEY` on the users map, as postfix's processes run: user and group postfix,
     no other groups."""
     return subprocess.run(
         [postmap, "-c", str(etc), "-q", key, f"sqlite:{maps}/virtual-mailbox-maps.cf"],
-        capture_output=True, text=True, timeout=30, user="postfix", group="postfix",
-        extra_groups=[], stdin=subprocess.DEVNULL)
+        capture_output=True,
+        text=True,
+        timeout=30,
+        user="postfix",
+        group="postfix",
+        extra_groups=[],
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass
@@ -180,7 +209,10 @@ def busy_box(imap_box: Box) -> Iterator[Box]:  # noqa: F811
 
 
 def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
-        busy_box: Box, dovecot: Dovecot, shared_dir: Path) -> None:  # noqa: F811
+    busy_box: Box,
+    dovecot: Dovecot,  # noqa: F811
+    shared_dir: Path,  # noqa: F811
+) -> None:
     postmap = require_program("postmap", "postfix")
     box_dir = busy_box.config.system_root
     maps = shared_dir / "maps"
@@ -197,8 +229,9 @@ def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
         i = 0
         while time.monotonic() < deadline:
             email = f"api{n}-{i}@example.com"
-            status, body = api_call(server, "/mail/users/add",
-                                    {"email": email, "password": "api-password-1"})
+            status, body = api_call(
+                server, "/mail/users/add", {"email": email, "password": "api-password-1"}
+            )
             if status == 200:
                 ledger.acknowledged("api add", email, True)
             else:
@@ -238,8 +271,9 @@ def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
             elif LOCKED_DURING_COMMIT in result.stderr:
                 ledger.acknowledged("postmap met a commit", "", True)
             else:
-                ledger.failed(f"postmap as postfix: {result.returncode} {result.stdout!r} "
-                              f"{result.stderr!r}")
+                ledger.failed(
+                    f"postmap as postfix: {result.returncode} {result.stdout!r} {result.stderr!r}"
+                )
 
     def imap_logins() -> None:
         while time.monotonic() < deadline:
@@ -256,14 +290,24 @@ def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
                     targets = [os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)]
                 except OSError:
                     continue
-                deleted_files.extend(t for t in targets
-                                     if "(deleted)" in t and "sqlite" in t)
+                deleted_files.extend(t for t in targets if "(deleted)" in t and "sqlite" in t)
             stop.wait(0.25)
 
     tui = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.tui_writer", str(box_dir),
-         str(RUN_SECONDS), "tui"], cwd=REPO, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.tui_writer",
+            str(box_dir),
+            str(RUN_SECONDS),
+            "tui",
+        ],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     threads = [threading.Thread(target=api_writer, args=(n,)) for n in range(API_WRITERS)]
     threads += [threading.Thread(target=f) for f in (cli_loop, postfix_lookups, imap_logins)]
     watcher = threading.Thread(target=watch_worker_files)
@@ -293,8 +337,15 @@ def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
 
     assert ledger.failures == [], "\n".join(ledger.failures[:20])
     # The journal choice (see test_the_journal_mode_is_the_one_postfix_can_read).
-    for who in ("api add", "api remove", "cli add", "cli remove", "tui add",
-                "postmap as postfix", "dovecot login"):
+    for who in (
+        "api add",
+        "api remove",
+        "cli add",
+        "cli remove",
+        "tui add",
+        "postmap as postfix",
+        "dovecot login",
+    ):
         assert ledger.counts.get(who, 0) > 0, (who, ledger.counts)
     assert len(workers) == os.cpu_count(), "the server runs its default workers"
     assert deleted_files == []
@@ -314,8 +365,7 @@ def test_every_acknowledged_write_lands_with_every_face_and_daemon_at_once(
     print(json.dumps(ledger.counts, sort_keys=True))
 
 
-def test_the_journal_mode_is_the_one_postfix_can_read(
-        busy_box: Box, shared_dir: Path) -> None:  # noqa: F811
+def test_the_journal_mode_is_the_one_postfix_can_read(busy_box: Box, shared_dir: Path) -> None:  # noqa: F811
     """Why users.sqlite keeps the rollback journal: postfix (its own user, read access only)
     reads it; the same database in WAL mode, with no process of ours holding it open, cannot
     be read at all (the reader would have to create the -shm file in a root-owned folder)."""
@@ -340,6 +390,7 @@ def test_the_journal_mode_is_the_one_postfix_can_read(
 
 # --- the server's process model ----------------------------------------------------------
 
+
 def connect_refused(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
@@ -360,8 +411,7 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
-def test_killing_the_server_parent_stops_its_workers_and_frees_the_port(
-        tmp_path: Path) -> None:
+def test_killing_the_server_parent_stops_its_workers_and_frees_the_port(tmp_path: Path) -> None:
     init_box(tmp_path / "box").close()
     port = free_tcp_port()
     server = start_server(tmp_path / "box", port, tmp_path / "serve.log", "--workers", "2")
@@ -388,8 +438,9 @@ def test_killing_the_server_parent_stops_its_workers_and_frees_the_port(
 
 def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
     init_box(tmp_path / "box").close()
-    server = start_server(tmp_path / "box", free_tcp_port(), tmp_path / "serve.log",
-                          "--workers", "2")
+    server = start_server(
+        tmp_path / "box", free_tcp_port(), tmp_path / "serve.log", "--workers", "2"
+    )
     try:
         first = server.wait_for_workers(2)
         os.kill(first[0], signal.SIGKILL)
@@ -408,14 +459,22 @@ def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
 
 
 def test_idle_connections_do_not_starve_other_clients_and_stalled_ones_are_cut(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from api_server.serving import READ_TIMEOUT, WORKER_CONNECTIONS
 
     box = init_box(tmp_path / "box")
     box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     box.close()
-    server = start_server(tmp_path / "box", free_tcp_port(), tmp_path / "serve.log",
-                          "--workers", "1", "--threads", "4")
+    server = start_server(
+        tmp_path / "box",
+        free_tcp_port(),
+        tmp_path / "serve.log",
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+    )
     held: list[socket.socket] = []
     try:
         # Connected, never a byte sent: three times the waitress default that once stopped
@@ -426,12 +485,12 @@ def test_idle_connections_do_not_starve_other_clients_and_stalled_ones_are_cut(
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             sock.sendall(b"GET /mail/users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             held.append(sock)
-        stalled = socket.create_connection(("127.0.0.1", server.port),
-                                           timeout=READ_TIMEOUT + 10)
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=READ_TIMEOUT + 10)
         stalled.sendall(b"GET /mail/users HTTP/1.1\r\nHost: x\r\n")  # then silence
-        request = urllib.request.Request(server.base + f"/mail/users/privileges?email={ADMIN}",
-                                          headers={"Authorization": basic(ADMIN,
-                                                                          ADMIN_PASSWORD)})
+        request = urllib.request.Request(
+            server.base + f"/mail/users/privileges?email={ADMIN}",
+            headers={"Authorization": basic(ADMIN, ADMIN_PASSWORD)},
+        )
         # Served while all of those are held (long before any idle timeout frees them).
         with urllib.request.urlopen(request, timeout=4) as response:
             assert response.status == 200
@@ -454,14 +513,17 @@ def raw_exchange(port: int, data: bytes) -> bytes:
     return reply
 
 
-def test_requests_the_server_cannot_parse_get_a_plain_reason_and_no_echo(
-        tmp_path: Path) -> None:
+def test_requests_the_server_cannot_parse_get_a_plain_reason_and_no_echo(tmp_path: Path) -> None:
     init_box(tmp_path / "box").close()
-    server = start_server(tmp_path / "box", free_tcp_port(), tmp_path / "serve.log",
-                          "--workers", "1")
+    server = start_server(
+        tmp_path / "box", free_tcp_port(), tmp_path / "serve.log", "--workers", "1"
+    )
     try:
-        huge = raw_exchange(server.port, b"GET /mail/users HTTP/1.1\r\nHost: x\r\n"
-                            b"Authorization: Basic " + b"QUFB" * 15_000 + b"\r\n\r\n")
+        huge = raw_exchange(
+            server.port,
+            b"GET /mail/users HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Basic " + b"QUFB" * 15_000 + b"\r\n\r\n",
+        )
         garbage = raw_exchange(server.port, b"GAR\xffBAGE / HTTP/1.1\r\n\r\n")
     finally:
         stop_server(server)
@@ -474,16 +536,18 @@ def test_requests_the_server_cannot_parse_get_a_plain_reason_and_no_echo(
     assert body == b"Bad Request\n"
 
 
-def test_a_refused_oversized_body_ends_its_connection_without_draining_it(
-        tmp_path: Path) -> None:
+def test_a_refused_oversized_body_ends_its_connection_without_draining_it(tmp_path: Path) -> None:
     init_box(tmp_path / "box").close()
-    server = start_server(tmp_path / "box", free_tcp_port(), tmp_path / "serve.log",
-                          "--workers", "1")
+    server = start_server(
+        tmp_path / "box", free_tcp_port(), tmp_path / "serve.log", "--workers", "1"
+    )
     try:
         # gthread alone would drain the body for 5 s before closing; 3 s tells them apart.
         with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
-            sock.sendall(b"POST /mail/users/add HTTP/1.1\r\nHost: x\r\n"
-                         b"Content-Length: 104857600\r\n\r\nemail=")
+            sock.sendall(
+                b"POST /mail/users/add HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Length: 104857600\r\n\r\nemail="
+            )
             reply = b""
             while chunk := sock.recv(65536):  # the server closes: no wait for the body
                 reply += chunk

@@ -30,8 +30,9 @@ from tests.integration.conftest import free_tcp_port, require_program
 pytestmark = pytest.mark.integration
 
 START_TIMEOUT: Final = 15.0
-SSH_ED25519: Final = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0d"
-                      "h2l9GKJl root@box\n")
+SSH_ED25519: Final = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@box\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Box, int]
     box.mail.users.add_user("me@example.com", "secret-password", "admin", actor=TEST_ACTOR)
     box.mail.aliases.add_alias("administrator@box.example.com", "me@example.com", actor=TEST_ACTOR)
     box.mail.users.add_user("carol@example.org", "secret-password", actor=TEST_ACTOR)
-    box.dns.add_custom_record("deep.sub.example.org", "TXT", "below an empty non-terminal",
-                              actor=TEST_ACTOR)
+    box.dns.add_custom_record(
+        "deep.sub.example.org", "TXT", "below an empty non-terminal", actor=TEST_ACTOR
+    )
     box.dns.add_custom_record("example.org", "CAA", '0 issue "letsencrypt.org"', actor=TEST_ACTOR)
     port = free_tcp_port()
     state = tmp / "state"
@@ -70,9 +72,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Box, int]
         "\thide-version: yes\n"
         '\tidentity: ""\n'
         "remote-control:\n\tcontrol-enable: no\n"
-        f'include: "{box.dns.zones_conf}"\n')
-    process = subprocess.Popen([nsd, "-d", "-c", str(conf)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+        f'include: "{box.dns.zones_conf}"\n'
+    )
+    process = subprocess.Popen(
+        [nsd, "-d", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -161,6 +165,7 @@ def test_nsd_checkzone_accepts_every_zone(served: tuple[Box, int]) -> None:
     checkzone = require_program("nsd-checkzone", "nsd")
     for zone in box.dns.zones():
         path = box.dns.zones_dir / f"{zone}.txt.signed"
-        done = subprocess.run([checkzone, zone, str(path)], capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            [checkzone, zone, str(path)], capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stdout + done.stderr

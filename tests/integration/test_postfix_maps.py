@@ -24,31 +24,26 @@ pytestmark = pytest.mark.integration
 
 # STORAGE.md §2.4, verbatim: `%s` is the key, `%%` a literal `%`.
 V051_QUERIES: Final = {
-    "virtual-mailbox-domains":
-        "SELECT 1 FROM users WHERE email LIKE '%%@%s' "
-        "UNION SELECT 1 FROM aliases WHERE source LIKE '%%@%s'",
+    "virtual-mailbox-domains": "SELECT 1 FROM users WHERE email LIKE '%%@%s' "
+    "UNION SELECT 1 FROM aliases WHERE source LIKE '%%@%s'",
     "virtual-mailbox-maps": "SELECT 1 FROM users WHERE email='%s'",
-    "virtual-alias-maps":
-        "SELECT destination from (SELECT destination, 0 as priority FROM aliases "
-        "WHERE source='%s' AND destination<>'' UNION SELECT email as destination, "
-        "1 as priority FROM users WHERE email='%s') ORDER BY priority LIMIT 1;",
-    "sender-login-maps":
-        "SELECT permitted_senders FROM (SELECT permitted_senders, 0 AS priority FROM aliases "
-        "WHERE source='%s' AND permitted_senders IS NOT NULL UNION SELECT destination AS "
-        "permitted_senders, 1 AS priority FROM aliases WHERE source='%s' AND "
-        "permitted_senders IS NULL UNION SELECT email as permitted_senders, 2 AS priority "
-        "FROM users WHERE email='%s') ORDER BY priority LIMIT 1;",
+    "virtual-alias-maps": "SELECT destination from (SELECT destination, 0 as priority FROM aliases "
+    "WHERE source='%s' AND destination<>'' UNION SELECT email as destination, "
+    "1 as priority FROM users WHERE email='%s') ORDER BY priority LIMIT 1;",
+    "sender-login-maps": "SELECT permitted_senders FROM (SELECT permitted_senders, 0 AS priority FROM aliases "
+    "WHERE source='%s' AND permitted_senders IS NOT NULL UNION SELECT destination AS "
+    "permitted_senders, 1 AS priority FROM aliases WHERE source='%s' AND "
+    "permitted_senders IS NULL UNION SELECT email as permitted_senders, 2 AS priority "
+    "FROM users WHERE email='%s') ORDER BY priority LIMIT 1;",
 }
 HEAD_QUERIES: Final = {
     **V051_QUERIES,
-    "virtual-mailbox-domains":
-        V051_QUERIES["virtual-mailbox-domains"]
-        + " UNION SELECT 1 FROM auto_aliases WHERE source LIKE '%%@%s'",
-    "virtual-alias-maps":
-        "SELECT destination from (SELECT destination, 0 as priority FROM aliases "
-        "WHERE source='%s' AND destination<>'' UNION SELECT email as destination, "
-        "1 as priority FROM users WHERE email='%s' UNION SELECT destination, 2 as priority "
-        "FROM auto_aliases WHERE source='%s' AND destination<>'') ORDER BY priority LIMIT 1;",
+    "virtual-mailbox-domains": V051_QUERIES["virtual-mailbox-domains"]
+    + " UNION SELECT 1 FROM auto_aliases WHERE source LIKE '%%@%s'",
+    "virtual-alias-maps": "SELECT destination from (SELECT destination, 0 as priority FROM aliases "
+    "WHERE source='%s' AND destination<>'' UNION SELECT email as destination, "
+    "1 as priority FROM users WHERE email='%s' UNION SELECT destination, 2 as priority "
+    "FROM auto_aliases WHERE source='%s' AND destination<>'') ORDER BY priority LIMIT 1;",
 }
 
 Lookup = Callable[[str, str], str | None]
@@ -75,8 +70,8 @@ def postfix_config_dir(folder: Path) -> Path:
     folder.mkdir(parents=True)
     write_settled(
         folder / "main.cf",
-        "compatibility_level = 3.6\nmyhostname = localhost.localdomain\n"
-        "mydomain = localdomain\n")
+        "compatibility_level = 3.6\nmyhostname = localhost.localdomain\nmydomain = localdomain\n",
+    )
     return folder
 
 
@@ -85,10 +80,15 @@ def make_lookup(postmap: str, config_dir: Path, maps_dir: Path) -> Lookup:
         """What postfix gets for `key` from the map (None: not found)."""
         result = subprocess.run(
             [postmap, "-c", str(config_dir), "-q", key, f"sqlite:{maps_dir}/{map_name}.cf"],
-            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
         # postmap -q: 0 found, 1 not found, anything else (or a warning) a broken setup.
         assert result.returncode in (0, 1) and "warning" not in result.stderr, result.stderr
         return result.stdout.rstrip("\n") if result.returncode == 0 else None
+
     return lookup
 
 
@@ -96,21 +96,28 @@ def fill_mail_box(box: Box) -> None:
     users = box.mail.users
     aliases = box.mail.aliases
     users.add_user("me@example.com", "admin-password-1", "admin", actor=TEST_ACTOR)
-    aliases.add_alias("administrator@box.example.com", "me@example.com",
-                      actor=TEST_ACTOR)  # as setup does
-    for email in ("alice@example.com", "bob@example.com", "carol@example.org",
-                  "dave@example.org"):
+    aliases.add_alias(
+        "administrator@box.example.com", "me@example.com", actor=TEST_ACTOR
+    )  # as setup does
+    for email in ("alice@example.com", "bob@example.com", "carol@example.org", "dave@example.org"):
         users.add_user(email, "user-password-1", actor=TEST_ACTOR)
     aliases.add_alias("sales@example.com", "alice@example.com, bob@example.com", actor=TEST_ACTOR)
-    aliases.add_alias("bob@example.com", "alice@example.com",
-                      actor=TEST_ACTOR)  # an alias over a user
+    aliases.add_alias(
+        "bob@example.com", "alice@example.com", actor=TEST_ACTOR
+    )  # an alias over a user
     aliases.add_alias("@example.org", "carol@example.org", actor=TEST_ACTOR)  # catch-all
-    aliases.add_alias("@aliasonly.example", "@example.com",
-                      actor=TEST_ACTOR)  # domain alias, no users there
-    aliases.add_alias("noreply@example.com", "", "alice@example.com",
-                      actor=TEST_ACTOR)  # senders only
-    aliases.add_alias("team@example.com", "carol@example.org", "alice@example.com, "
-                      "me@example.com", actor=TEST_ACTOR)
+    aliases.add_alias(
+        "@aliasonly.example", "@example.com", actor=TEST_ACTOR
+    )  # domain alias, no users there
+    aliases.add_alias(
+        "noreply@example.com", "", "alice@example.com", actor=TEST_ACTOR
+    )  # senders only
+    aliases.add_alias(
+        "team@example.com",
+        "carol@example.org",
+        "alice@example.com, me@example.com",
+        actor=TEST_ACTOR,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +126,9 @@ def postmap() -> str:
     # The sqlite map type comes from a plugin in its own package.
     dynamicmaps = Path("/etc/postfix/dynamicmaps.cf")
     if not dynamicmaps.exists() or "sqlite" not in dynamicmaps.read_text():
-        missing_requirement("postfix's sqlite map type is not installed (Debian package "
-                            "postfix-sqlite)")
+        missing_requirement(
+            "postfix's sqlite map type is not installed (Debian package postfix-sqlite)"
+        )
     return path
 
 
@@ -130,13 +138,15 @@ def maps_for(box: Box, folder: Path, postmap: str) -> dict[str, Lookup]:
     for generation, queries in (("v051", V051_QUERIES), ("head", HEAD_QUERIES)):
         write_maps(folder / generation, box.config.users_db, queries)
         lookups[generation] = make_lookup(
-            postmap, postfix_config_dir(folder / f"etc-{generation}"), folder / generation)
+            postmap, postfix_config_dir(folder / f"etc-{generation}"), folder / generation
+        )
     return lookups
 
 
 @pytest.fixture(scope="module")
-def shared_maps(tmp_path_factory: pytest.TempPathFactory, postmap: str) -> Iterator[
-        dict[str, Lookup]]:
+def shared_maps(
+    tmp_path_factory: pytest.TempPathFactory, postmap: str
+) -> Iterator[dict[str, Lookup]]:
     """One filled box for the tests that only read (filling one takes about a second)."""
     folder = tmp_path_factory.mktemp("postfix-maps")
     box = init_box(folder / "box", clock=fixed_clock)
@@ -173,8 +183,7 @@ def test_mailbox_maps_know_users_only(lookup: Lookup) -> None:
 
 
 def test_alias_resolves_to_its_destinations(lookup: Lookup) -> None:
-    assert lookup("virtual-alias-maps", "sales@example.com") == \
-        "alice@example.com,bob@example.com"
+    assert lookup("virtual-alias-maps", "sales@example.com") == "alice@example.com,bob@example.com"
 
 
 def test_alias_wins_over_user_of_same_address(lookup: Lookup) -> None:
@@ -199,20 +208,17 @@ def test_alias_with_empty_destination_is_skipped(lookup: Lookup) -> None:
 
 def test_required_aliases_reach_the_administrator(lookup: Lookup) -> None:
     # Housekeeping made postmaster@ for the users' domain; administrator@ goes to the admin.
-    assert lookup("virtual-alias-maps", "postmaster@example.com") == \
-        "administrator@box.example.com"
+    assert lookup("virtual-alias-maps", "postmaster@example.com") == "administrator@box.example.com"
     assert lookup("virtual-alias-maps", "administrator@box.example.com") == "me@example.com"
 
 
 def test_sender_login_uses_permitted_senders_when_set(lookup: Lookup) -> None:
     assert lookup("sender-login-maps", "noreply@example.com") == "alice@example.com"
-    assert lookup("sender-login-maps", "team@example.com") == \
-        "alice@example.com,me@example.com"
+    assert lookup("sender-login-maps", "team@example.com") == "alice@example.com,me@example.com"
 
 
 def test_sender_login_falls_back_to_destinations(lookup: Lookup) -> None:
-    assert lookup("sender-login-maps", "sales@example.com") == \
-        "alice@example.com,bob@example.com"
+    assert lookup("sender-login-maps", "sales@example.com") == "alice@example.com,bob@example.com"
     assert lookup("sender-login-maps", "@example.org") == "carol@example.org"
 
 
@@ -221,21 +227,21 @@ def test_sender_login_of_a_user_is_itself(lookup: Lookup) -> None:
     assert lookup("sender-login-maps", "nobody@example.com") is None
 
 
-def test_head_auto_aliases_lose_to_aliases_and_users(box: Box,
-                                                     own_maps: dict[str, Lookup]) -> None:
+def test_head_auto_aliases_lose_to_aliases_and_users(box: Box, own_maps: dict[str, Lookup]) -> None:
     v051, head = own_maps["v051"], own_maps["head"]
     # Upstream's own writer fills auto_aliases; core only reads them, so the rows go in here.
     with box.db.write() as conn:
         conn.executemany(
-            "INSERT INTO auto_aliases (source, destination, permitted_senders)"
-            " VALUES (?, ?, NULL)",
-            [("sales@example.com", "dave@example.org"),  # a real alias exists
-             ("carol@example.org", "dave@example.org"),  # a user exists
-             ("hostmaster@auto.example", "me@example.com"),  # nothing else there
-             ("empty@auto.example", "")])
+            "INSERT INTO auto_aliases (source, destination, permitted_senders) VALUES (?, ?, NULL)",
+            [
+                ("sales@example.com", "dave@example.org"),  # a real alias exists
+                ("carol@example.org", "dave@example.org"),  # a user exists
+                ("hostmaster@auto.example", "me@example.com"),  # nothing else there
+                ("empty@auto.example", ""),
+            ],
+        )
 
-    assert head("virtual-alias-maps", "sales@example.com") == \
-        "alice@example.com,bob@example.com"
+    assert head("virtual-alias-maps", "sales@example.com") == "alice@example.com,bob@example.com"
     assert head("virtual-alias-maps", "carol@example.org") == "carol@example.org"
     assert head("virtual-alias-maps", "hostmaster@auto.example") == "me@example.com"
     assert head("virtual-alias-maps", "empty@auto.example") is None
@@ -246,8 +252,9 @@ def test_head_auto_aliases_lose_to_aliases_and_users(box: Box,
 
 
 @pytest.mark.parametrize("generation", ["v051", "head"])
-def test_maps_see_changes_without_reload(box: Box, own_maps: dict[str, Lookup],
-                                         generation: str) -> None:
+def test_maps_see_changes_without_reload(
+    box: Box, own_maps: dict[str, Lookup], generation: str
+) -> None:
     # STORAGE.md §2.4: the maps are queried live, so core's writes show at once.
     lookup = own_maps[generation]
     assert lookup("virtual-mailbox-maps", "erin@example.com") is None

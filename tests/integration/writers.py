@@ -74,20 +74,25 @@ def write_through_api(box: Box, tag: str, start_at: float, seconds: float) -> Wr
     while time.time() < start_at + seconds:
         user = f"{tag}-u{i}@example.com"
         alias = f"{tag}-a{i}@example.com"
-        app.post("/mail/users/add", {"email": user, "password": FIRST_PASSWORD},
-                 headers=auth, status=200)
+        app.post(
+            "/mail/users/add", {"email": user, "password": FIRST_PASSWORD}, headers=auth, status=200
+        )
         done.users.append(user)
-        app.post("/mail/aliases/add", {"address": alias, "forwards_to": user},
-                 headers=auth, status=200)
+        app.post(
+            "/mail/aliases/add", {"address": alias, "forwards_to": user}, headers=auth, status=200
+        )
         done.aliases[alias] = user
-        app.post("/mail/users/password", {"email": user, "password": final_password(user)},
-                 headers=auth, status=200)
+        app.post(
+            "/mail/users/password",
+            {"email": user, "password": final_password(user)},
+            headers=auth,
+            status=200,
+        )
         i += 1
     return done
 
 
-def process_writer(box_dir: str, face: str, tag: str, start_at: float,
-                   seconds: float) -> Written:
+def process_writer(box_dir: str, face: str, tag: str, start_at: float, seconds: float) -> Written:
     """A writer in a process of its own, with its own Box on the shared folder."""
     box = open_box(box_dir)
     try:
@@ -99,8 +104,8 @@ def process_writer(box_dir: str, face: str, tag: str, start_at: float,
 
 # --- killed midway ------------------------------------------------------------------------
 
-def hold_uncommitted_insert(box_dir: str, rows: int, keep_inserting: bool,
-                            ready: object) -> None:
+
+def hold_uncommitted_insert(box_dir: str, rows: int, keep_inserting: bool, ready: object) -> None:
     """Insert `rows` alias rows inside one write transaction, say so, and never commit.
 
     With `keep_inserting`, the readiness signal comes after the first batch and inserting
@@ -110,10 +115,13 @@ def hold_uncommitted_insert(box_dir: str, rows: int, keep_inserting: bool,
     with box.db.write() as conn:
         i = 0
         while True:
-            batch = [(f"doomed-{i + n}@example.com", "x" * 200 + "@example.com")
-                     for n in range(1000)]
-            conn.executemany("INSERT INTO aliases (source, destination, permitted_senders)"
-                             " VALUES (?, ?, NULL)", batch)
+            batch = [
+                (f"doomed-{i + n}@example.com", "x" * 200 + "@example.com") for n in range(1000)
+            ]
+            conn.executemany(
+                "INSERT INTO aliases (source, destination, permitted_senders) VALUES (?, ?, NULL)",
+                batch,
+            )
             i += len(batch)
             if keep_inserting and i == len(batch):
                 ready.set()  # type: ignore[attr-defined]

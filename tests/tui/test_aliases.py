@@ -73,7 +73,8 @@ async def test_add_alias_with_permitted_senders(app: MiabApp) -> None:
         await add_alias(pilot, "news@example.com", "", "alice@example.com, nobody@example.com")
         assert isinstance(app.screen, AliasForm)
         assert field_error(pilot, "permitted_senders") == (
-            "Invalid permitted sender: nobody@example.com is not a user on this system.")
+            "Invalid permitted sender: nobody@example.com is not a user on this system."
+        )
         await fill(pilot, "permitted_senders", "alice@example.com, bob@example.com")
         await save(pilot)
         assert isinstance(app.screen, AliasesScreen)
@@ -93,11 +94,13 @@ async def test_add_alias_refusals_beside_fields(app: MiabApp) -> None:
         await save(pilot)
         assert field_error(pilot, "address") == ""
         assert field_error(pilot, "forwards_to") == (
-            "Invalid receiver email address (not an address).")
+            "Invalid receiver email address (not an address)."
+        )
         await fill(pilot, "forwards_to", "")
         await save(pilot)
         assert field_error(pilot, "forwards_to") == (
-            "The alias must either forward to an address or have a permitted sender.")
+            "The alias must either forward to an address or have a permitted sender."
+        )
     assert app.box.mail.aliases.get_alias("ops@example.com") is None
     sales = app.box.mail.aliases.get_alias("sales@example.com")
     assert sales is not None and sales.destination == "alice@example.com,bob@example.com"
@@ -117,8 +120,7 @@ async def test_edit_alias_replaces_destinations_and_senders(app: MiabApp) -> Non
         assert isinstance(app.screen, AliasesScreen)
     sales = app.box.mail.aliases.get_alias("sales@example.com")
     assert sales is not None
-    assert (sales.destination, sales.permitted_senders) == ("carol@example.org",
-                                                            "bob@example.com")
+    assert (sales.destination, sales.permitted_senders) == ("carol@example.org", "bob@example.com")
 
 
 async def test_remove_alias_after_confirmation(app: MiabApp) -> None:

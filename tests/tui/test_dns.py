@@ -75,9 +75,9 @@ async def test_zones_then_records_of_the_picked_zone(app: MiabApp) -> None:
         expected = app.box.dns.records("example.net")
         rows = dns_screen.table.ordered_rows
         assert [row.cells for row in rows] == [
-            (r.qname, r.rtype, r.value, r.explanation) for r in expected]
-        assert dns_screen.browser.summary == (
-            f"{len(expected)} records in example.net")
+            (r.qname, r.rtype, r.value, r.explanation) for r in expected
+        ]
+        assert dns_screen.browser.summary == (f"{len(expected)} records in example.net")
         # The detail line shows the record under the cursor in full.
         detail = str(dns_screen.query_one("#dns-record-detail").render())
         assert expected[0].explanation.split(".")[0] in detail
@@ -117,11 +117,13 @@ async def test_add_custom_txt_record(app: MiabApp) -> None:
         assert any("updated DNS: example.com" in n for n in notifications(pilot))
         await settle(pilot)
         assert [row.cells for row in dns_screen.custom_table.ordered_rows] == [
-            ("test.example.com", "TXT", "hello world")]
-        assert any(row.cells[:3] == ("test.example.com", "TXT", "hello world")
-                   for row in dns_screen.table.ordered_rows)
-    assert app.box.dns.custom_records() == (
-        CustomRecord("test.example.com", "TXT", "hello world"),)
+            ("test.example.com", "TXT", "hello world")
+        ]
+        assert any(
+            row.cells[:3] == ("test.example.com", "TXT", "hello world")
+            for row in dns_screen.table.ordered_rows
+        )
+    assert app.box.dns.custom_records() == (CustomRecord("test.example.com", "TXT", "hello world"),)
     assert 'test\tIN\tTXT\t"hello world"' in app.box.dns.zonefile("example.com")
 
 
@@ -131,8 +133,8 @@ async def test_bad_mx_value_is_refused_beside_the_value(app: MiabApp) -> None:
         await add_record(pilot, "example.com", "MX", "mail.example.com")
         assert isinstance(pilot.app.screen, DnsRecordForm)
         assert field_error(pilot, "value").startswith(
-            "Invalid MX value 'mail.example.com': use PRIORITY HOST., e.g. "
-            "10 mx.example.com.")
+            "Invalid MX value 'mail.example.com': use PRIORITY HOST., e.g. 10 mx.example.com."
+        )
         assert field_error(pilot, "qname") == ""
         # Outside the box's zones: core's words beside the name.
         await fill(pilot, "qname", "www.example.xyz")
@@ -140,7 +142,8 @@ async def test_bad_mx_value_is_refused_beside_the_value(app: MiabApp) -> None:
         await save(pilot)
         assert field_error(pilot, "qname") == (
             "www.example.xyz is not a domain name or a subdomain of a domain name managed "
-            "by this box.")
+            "by this box."
+        )
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(pilot.app.screen, DnsScreen)
@@ -165,7 +168,8 @@ async def test_replace_custom_record(app: MiabApp) -> None:
         assert isinstance(pilot.app.screen, DnsScreen)
         await settle(pilot)
         assert [row.cells for row in dns_screen.custom_table.ordered_rows] == [
-            ("blog.example.com", "A", "203.0.113.5")]
+            ("blog.example.com", "A", "203.0.113.5")
+        ]
     assert dns.custom_records() == (CustomRecord("blog.example.com", "A", "203.0.113.5"),)
 
 
@@ -214,7 +218,8 @@ async def test_set_secondary_nameservers(app: MiabApp) -> None:
         await save(pilot)
         assert isinstance(pilot.app.screen, DnsSecondaryForm)
         assert field_error(pilot, "hostnames") == (
-            "Could not resolve the IP address of ns2.nowhere.example.")
+            "Could not resolve the IP address of ns2.nowhere.example."
+        )
         assert app.box.dns.secondary_nameservers() == ()
         await fill(pilot, "hostnames", "ns2.hosting.example xfr:203.0.113.0/24")
         await save(pilot)
@@ -224,8 +229,7 @@ async def test_set_secondary_nameservers(app: MiabApp) -> None:
         await settle(pilot)
         text = str(dns_screen.query_one("#dns-secondary-text").render())
         assert "ns2.hosting.example" in text and "203.0.113.0/24" in text
-    assert app.box.dns.secondary_nameservers() == ("ns2.hosting.example",
-                                                  "xfr:203.0.113.0/24")
+    assert app.box.dns.secondary_nameservers() == ("ns2.hosting.example", "xfr:203.0.113.0/24")
     assert "\tIN\tNS\tns2.hosting.example." in app.box.dns.zonefile("example.com")
 
 
@@ -309,8 +313,11 @@ async def test_tabs_keys_and_narrow_terminal(app: MiabApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         dns_screen = await open_dns(pilot, "example.com")
         assert dns_screen.has_class("-narrow")
-        for key, tab in zip("rfcndp", ("records", "zonefile", "custom", "secondary",
-                                        "dnssec", "update"), strict=True):
+        for key, tab in zip(
+            "rfcndp",
+            ("records", "zonefile", "custom", "secondary", "dnssec", "update"),
+            strict=True,
+        ):
             await pilot.press(key)
             await pilot.pause()
             assert active_tab(pilot) == f"dns-tab-{tab}"
@@ -328,4 +335,8 @@ async def test_a_change_that_changes_nothing_says_so_and_is_the_tuis(app: MiabAp
         assert "Nothing changed: the box has that already." in notifications(pilot)
     record = app.box.audit.recent(1)[0]
     assert (record.face, record.operation, record.target, record.outcome) == (
-        "tui", "add DNS record", "blog.example.com A", "ok")
+        "tui",
+        "add DNS record",
+        "blog.example.com A",
+        "ok",
+    )

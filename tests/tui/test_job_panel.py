@@ -39,9 +39,14 @@ class PanelApp(App[None]):
 
 def start_in_another_process(box: Box, params: dict[str, object]) -> int:
     assert box.config.conf_path is not None
-    out = subprocess.run([sys.executable, "-c", STARTER, str(box.config.conf_path),
-                          json.dumps(params)], cwd=ROOT, capture_output=True, text=True,
-                         check=True, timeout=30).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", STARTER, str(box.config.conf_path), json.dumps(params)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     return int(json.loads(out)["id"])
 
 

@@ -67,14 +67,20 @@ def shown_secret(form: MfaEnableForm) -> str:
 
 # --- the list --------------------------------------------------------------------------
 
+
 async def test_lists_admins_first_with_their_mfa_status(app: MiabApp) -> None:
     enrol(app.box, "bob@example.com", "phone")
     enrol(app.box, "bob@example.com", None, offset=1)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mfa(pilot)
         assert table_keys(pilot) == [
-            ME, ALICE, "bob@example.com", "carol@example.org", "dave@example.org",
-            "erin@xn--bcher-kva.example"], "admins first, no archived mailboxes"
+            ME,
+            ALICE,
+            "bob@example.com",
+            "carol@example.org",
+            "dave@example.org",
+            "erin@xn--bcher-kva.example",
+        ], "admins first, no archived mailboxes"
         rows = {row.key: row.cells for row in screen.table.ordered_rows}
         assert rows[ME][1] == "admin" and rows[ME][2] == ""
         assert rows["bob@example.com"][2:] == ("2", "phone, #2")
@@ -89,9 +95,10 @@ async def test_choosing_a_user_shows_their_methods(app: MiabApp) -> None:
         await select(pilot, "bob@example.com")
         methods = screen.methods_table
         assert [row.cells for row in methods.ordered_rows] == [
-            (f"#{first.id}", "totp", "phone"), (f"#{second.id}", "totp", "laptop")]
-        assert "Methods of bob@example.com" in str(
-            screen.query_one("#mfa-methods-title").render())
+            (f"#{first.id}", "totp", "phone"),
+            (f"#{second.id}", "totp", "laptop"),
+        ]
+        assert "Methods of bob@example.com" in str(screen.query_one("#mfa-methods-title").render())
         await pilot.press("enter")
         assert app.focused is methods, "Enter moves to the user's methods"
         await pilot.press("escape")
@@ -99,18 +106,19 @@ async def test_choosing_a_user_shows_their_methods(app: MiabApp) -> None:
         await select(pilot, ALICE)
         assert methods.row_count == 0
         assert "alice@example.com has no MFA method" in str(
-            screen.query_one("#mfa-methods-title").render())
+            screen.query_one("#mfa-methods-title").render()
+        )
 
 
 async def test_palette_offers_the_mfa_area_and_actions(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mfa(pilot)
         titles = {command.title for command in app.get_system_commands(screen)}
-        assert {"Go to MFA", "Enable TOTP", "Disable", "Disable all", "Filter",
-                "Reload"} <= titles
+        assert {"Go to MFA", "Enable TOTP", "Disable", "Disable all", "Filter", "Reload"} <= titles
 
 
 # --- enabling --------------------------------------------------------------------------
+
 
 async def test_wrong_code_is_refused_beside_the_field(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
@@ -150,7 +158,12 @@ async def test_code_from_the_shown_secret_enables_totp(app: MiabApp) -> None:
         assert f"TOTP enabled: {ALICE} #{methods[0].id} phone" in notifications(pilot)
     latest = app.box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.target, latest.outcome) == (
-        "root", "tui", "enable MFA", ALICE, "ok")
+        "root",
+        "tui",
+        "enable MFA",
+        ALICE,
+        "ok",
+    )
     # The enabled secret is the one shown: the next code of the same app verifies.
     assert totp.verify_token(secret, code(secret, 1), FIXED_TIME + 30) is not None
 
@@ -177,10 +190,11 @@ async def test_enable_for_a_user_removed_meanwhile_is_refused(app: MiabApp) -> N
 
 # --- the dialog on an 80x24 terminal ----------------------------------------------------
 
+
 def screen_text(pilot: Pilot, region: Region) -> tuple[list[str], list]:
     """What the terminal shows in `region`: one string per row, and the segments."""
     strips = pilot.app.screen._compositor.render_strips()
-    rows = [strip.crop(region.x, region.right) for strip in strips[region.y:region.bottom]]
+    rows = [strip.crop(region.x, region.right) for strip in strips[region.y : region.bottom]]
     return ["".join(s.text for s in row) for row in rows], [list(row) for row in rows]
 
 
@@ -200,9 +214,13 @@ async def test_enable_dialog_fits_80x24_and_its_qr_scans(app: MiabApp) -> None:
         qr = form.query_one("#mfa-qr", QrCode)
         assert form.quiet_zone == TIGHT_QUIET_ZONE
         expected = totp.terminal_uri(form.secret, ME, HOSTNAME)
-        assert qr.data == expected == (
-            f"otpauth://totp/{HOSTNAME}:me%40example.com?secret={form.secret}"
-            f"&issuer={HOSTNAME}")
+        assert (
+            qr.data
+            == expected
+            == (
+                f"otpauth://totp/{HOSTNAME}:me%40example.com?secret={form.secret}&issuer={HOSTNAME}"
+            )
+        )
         assert decode(bitmap(qr.text_lines())) == [expected]
 
         # And from the screen itself, where the dialog's border and the dimmed screen behind
@@ -218,8 +236,7 @@ async def test_enable_dialog_fits_80x24_and_its_qr_scans(app: MiabApp) -> None:
         assert decode(bitmap(lines)) == [expected]
 
         # The secret typed by hand from the same dialog works as well as the scan.
-        assert "".join(str(form.query_one("#mfa-secret", Static).render()).split()) == (
-            form.secret)
+        assert "".join(str(form.query_one("#mfa-secret", Static).render()).split()) == (form.secret)
         await fill(pilot, "token", code(form.secret))
         await save(pilot)
         assert isinstance(app.screen, MfaScreen)
@@ -255,7 +272,8 @@ def test_terminal_uri_differs_from_the_api_uri_only_in_the_issuer(demo_box: Box)
     assert provisioning.uri == (
         "otpauth://totp/box.example.com%20Mail-in-a-Box%20Control%20Panel:me%40example.com"
         f"?secret={provisioning.secret}"
-        "&issuer=box.example.com%20Mail-in-a-Box%20Control%20Panel")
+        "&issuer=box.example.com%20Mail-in-a-Box%20Control%20Panel"
+    )
     assert short == provisioning.uri.replace("%20Mail-in-a-Box%20Control%20Panel", "")
     parsed_short, parsed_long = pyotp.parse_uri(short), pyotp.parse_uri(provisioning.uri)
     assert parsed_short.secret == parsed_long.secret and parsed_short.name == ME
@@ -271,6 +289,7 @@ def test_methods_by_user(demo_box: Box) -> None:
 
 # --- disabling -------------------------------------------------------------------------
 
+
 async def test_disable_one_method_after_confirming(app: MiabApp) -> None:
     first = enrol(app.box, ME, "phone")
     second = enrol(app.box, ME, "laptop", offset=1)
@@ -281,7 +300,8 @@ async def test_disable_one_method_after_confirming(app: MiabApp) -> None:
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
         assert str(app.screen.query_one(".dialog-title").render()) == (
-            f"Disable #{second.id} totp laptop of {ME}?")
+            f"Disable #{second.id} totp laptop of {ME}?"
+        )
         await pilot.press("y")
         await settle(pilot)
         assert app.screen is screen
@@ -290,7 +310,11 @@ async def test_disable_one_method_after_confirming(app: MiabApp) -> None:
     assert app.box.mfa.list_methods(ME) == (first,)
     latest = app.box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.target) == (
-        "root", "tui", "disable MFA", f"{ME} #{second.id}")
+        "root",
+        "tui",
+        "disable MFA",
+        f"{ME} #{second.id}",
+    )
 
 
 async def test_disable_all_after_confirming(app: MiabApp) -> None:
@@ -304,12 +328,15 @@ async def test_disable_all_after_confirming(app: MiabApp) -> None:
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
         assert str(app.screen.query_one(".dialog-title").render()) == (
-            f"Disable all 2 MFA methods of {ME}?")
+            f"Disable all 2 MFA methods of {ME}?"
+        )
         await pilot.press("y")
         await settle(pilot)
         assert screen.methods_table.row_count == 0
-        assert (f"MFA disabled: {ME} #{first.id} totp phone, #{second.id} totp\n"
-                f"{ME} can now log in with the password alone.") in notifications(pilot)
+        assert (
+            f"MFA disabled: {ME} #{first.id} totp phone, #{second.id} totp\n"
+            f"{ME} can now log in with the password alone."
+        ) in notifications(pilot)
     assert app.box.mfa.list_methods(ME) == ()
     assert app.box.mfa.list_methods("bob@example.com") == (kept,)
 

@@ -16,8 +16,12 @@ async def test_number_keys_switch_areas(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.title == "box.example.com"
-        for key, screen in (("2", AliasesScreen), ("3", DomainsScreen), ("4", ActivityScreen),
-                            ("1", UsersScreen)):
+        for key, screen in (
+            ("2", AliasesScreen),
+            ("3", DomainsScreen),
+            ("4", ActivityScreen),
+            ("1", UsersScreen),
+        ):
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(app.screen, screen)
@@ -36,8 +40,19 @@ async def test_palette_offers_areas_and_every_screen_action(app: MiabApp) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Go to Users", "Go to Aliases", "Go to Domains", "Go to Activity",
-                "Add", "Password", "Admin", "Quota", "Remove", "Filter", "Reload"} <= titles
+        assert {
+            "Go to Users",
+            "Go to Aliases",
+            "Go to Domains",
+            "Go to Activity",
+            "Add",
+            "Password",
+            "Admin",
+            "Quota",
+            "Remove",
+            "Filter",
+            "Reload",
+        } <= titles
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Go to Domains")
@@ -53,8 +68,9 @@ async def test_domains_screen_counts(app: MiabApp) -> None:
         await pilot.press("3")
         await settle(pilot)
         rows = {row.key: row.cells for row in app.screen.table.ordered_rows}
-        expected = {s.domain: (s.users, s.aliases)
-                    for s in app.box.mail.housekeeping.domain_summaries()}
+        expected = {
+            s.domain: (s.users, s.aliases) for s in app.box.mail.housekeeping.domain_summaries()
+        }
         assert set(rows) == set(expected)
         for domain, (users, aliases) in expected.items():
             assert int(rows[domain][1].replace(",", "")) == users
@@ -76,8 +92,14 @@ async def test_activity_shows_tui_changes(app: MiabApp) -> None:
         await pilot.press("4")
         await settle(pilot)
         first = app.screen.table.ordered_rows[0].cells
-        assert first == ("2026-11-24 12:00:00", "root", "tui", "add privilege",
-                         "bob@example.com admin", "ok")
+        assert first == (
+            "2026-11-24 12:00:00",
+            "root",
+            "tui",
+            "add privilege",
+            "bob@example.com admin",
+            "ok",
+        )
 
 
 async def test_activity_shows_targets_in_unicode_and_the_setup_actor(app: MiabApp) -> None:
@@ -89,6 +111,12 @@ async def test_activity_shows_targets_in_unicode_and_the_setup_actor(app: MiabAp
         await pilot.press("4")
         await settle(pilot)
         rows = [row.cells for row in app.screen.table.ordered_rows]
-        assert ("2026-11-24 12:00:00", "miab", "setup", "add alias", "info@bücher.example",
-                "ok") in rows
+        assert (
+            "2026-11-24 12:00:00",
+            "miab",
+            "setup",
+            "add alias",
+            "info@bücher.example",
+            "ok",
+        ) in rows
         assert not any("xn--" in cells[4] for cells in rows)

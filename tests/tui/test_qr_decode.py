@@ -48,13 +48,17 @@ def bitmap(lines: list[str]) -> memoryview:
 
 def decode(image: memoryview) -> list[str]:
     # No inverted retry: a code drawn light-on-dark must fail this test.
-    return [result.text for result in
-            zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode,
-                                   try_invert=False)]
+    return [
+        result.text
+        for result in zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False
+        )
+    ]
 
 
-async def render_headless(data: str, theme: str, size: tuple[int, int] = (80, 40)
-                          ) -> tuple[list[str], QrCode]:
+async def render_headless(
+    data: str, theme: str, size: tuple[int, int] = (80, 40)
+) -> tuple[list[str], QrCode]:
     """The widget's exported lines, after checking they are what the screen shows."""
     app = QrApp(data, theme)
     async with app.run_test(size=size) as pilot:
@@ -98,7 +102,8 @@ async def test_quiet_zone_and_size(demo_box: Box) -> None:
 async def test_a_37_module_code_fits_an_80x24_terminal() -> None:
     # The length of an otpauth URI with a 32-character secret and a short issuer.
     uri = pyotp.TOTP("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ").provisioning_uri(
-        name=ME, issuer_name="box.example.com")
+        name=ME, issuer_name="box.example.com"
+    )
     lines, widget = await render_headless(uri, "textual-dark", size=(80, 24))
     assert widget.matrix is not None and widget.matrix.size == 37
     assert len(lines) == 23 and len(lines[0]) == 45
@@ -118,16 +123,15 @@ async def test_empty_data_draws_nothing_and_data_can_change() -> None:
 
 
 def test_half_blocks_pair_rows_top_over_bottom() -> None:
-    rows = [[True, True, False, False],
-            [True, False, True, False],
-            [False, True, True, False]]
+    rows = [[True, True, False, False], [True, False, True, False], [False, True, True, False]]
     assert half_block_lines(rows) == ["█▀▄ ", " ▀▀ "]
 
 
 def test_api_png_scans(demo_box: Box) -> None:
     provisioning = demo_box.mfa.provision_totp(ME)
     width, height, rows, info = png.Reader(
-        bytes=base64.b64decode(provisioning.qr_code_base64)).asDirect()
+        bytes=base64.b64decode(provisioning.qr_code_base64)
+    ).asDirect()
     assert info["greyscale"] and info["planes"] == 1
     top = 2 ** info["bitdepth"] - 1
     pixels = b"".join(bytes(255 * value // top for value in row) for row in rows)

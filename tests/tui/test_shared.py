@@ -20,8 +20,11 @@ from tests.conftest import TEST_ACTOR
 from tests.tui.conftest import SIZE, settle
 from tests.tui.helpers import select, table_keys
 
-ROWS = [Row("a@x.com", ("a@x.com", "admin")), Row("b@x.com", ("b@x.com", "")),
-        Row("c@y.org", ("c@y.org", ""))]
+ROWS = [
+    Row("a@x.com", ("a@x.com", "admin")),
+    Row("b@x.com", ("b@x.com", "")),
+    Row("c@y.org", ("c@y.org", "")),
+]
 
 
 class BrowserApp(App[None]):
@@ -30,8 +33,12 @@ class BrowserApp(App[None]):
         self.messages: list[RecordBrowser.Selected | RecordBrowser.FilterChanged] = []
 
     def compose(self) -> ComposeResult:
-        yield RecordBrowser((Column("Email"), Column("Admin", width=5)),
-                            placeholder="Filter", empty_text="None.", id="browser")
+        yield RecordBrowser(
+            (Column("Email"), Column("Admin", width=5)),
+            placeholder="Filter",
+            empty_text="None.",
+            id="browser",
+        )
 
     def on_mount(self) -> None:
         browser = self.query_one(RecordBrowser)
@@ -50,8 +57,7 @@ async def test_record_browser_filters_and_reports_selection() -> None:
     async with app.run_test(size=(80, 12)) as pilot:
         await pilot.pause()
         browser = app.query_one(RecordBrowser)
-        assert [row.key for row in browser.table.ordered_rows] == ["a@x.com", "b@x.com",
-                                                                    "c@y.org"]
+        assert [row.key for row in browser.table.ordered_rows] == ["a@x.com", "b@x.com", "c@y.org"]
         assert browser.summary == "3 users"
         # Typed into its filter box...
         browser.focus_filter()
@@ -97,8 +103,9 @@ async def test_unexpected_failure_is_logged_with_its_traceback(app: MiabApp) -> 
         assert "in broken" in log  # the frame that raised
         toast = [n for n in app._notifications if n.title == "Failed"]
         assert len(toast) == 1
-        assert toast[0].message == (f"Reading the box failed: RuntimeError. "
-                                    f"Details in {app.log_path}.")
+        assert toast[0].message == (
+            f"Reading the box failed: RuntimeError. Details in {app.log_path}."
+        )
         assert (app.log_path.stat().st_mode & 0o777) == 0o600
 
 
@@ -106,13 +113,18 @@ async def test_core_refusal_is_shown_in_cores_words(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
-        app.screen.run_change(lambda: app.box.mail.users.remove_user(
-            "nobody@example.com", actor=TEST_ACTOR), "removed")
+        app.screen.run_change(
+            lambda: app.box.mail.users.remove_user("nobody@example.com", actor=TEST_ACTOR),
+            "removed",
+        )
         await settle(pilot)
         refused = [n for n in app._notifications if n.title == "Refused"]
         assert len(refused) == 1 and "nobody@example.com" in refused[0].message
-        assert app.log_path is None or not app.log_path.exists() \
+        assert (
+            app.log_path is None
+            or not app.log_path.exists()
             or "Traceback" not in app.log_path.read_text()
+        )
 
 
 def count_calls(box: Box) -> list[int]:
@@ -173,8 +185,9 @@ async def test_users_screen_follows_another_face(app: MiabApp) -> None:
         assert app.screen.table.cursor_row > 0
         other = open_box(app.box.config.conf_path)  # another face: its own Box, own connections
         try:
-            await asyncio.to_thread(other.mail.users.add_user, "zoe@example.com",
-                                    "a-good-password", actor=TEST_ACTOR)
+            await asyncio.to_thread(
+                other.mail.users.add_user, "zoe@example.com", "a-good-password", actor=TEST_ACTOR
+            )
         finally:
             other.close()
         await wait_for(pilot, lambda: "zoe@example.com" in table_keys(pilot), 2.0)

@@ -40,8 +40,7 @@ class TestAreas:
         assert snap_compare(app, terminal_size=SIZE, run_before=before())
 
     def test_users_filtered(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("slash", *"example.org"))
+        assert snap_compare(app, terminal_size=SIZE, run_before=before("slash", *"example.org"))
 
     def test_aliases(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
         assert snap_compare(app, terminal_size=SIZE, run_before=before(area="2"))
@@ -67,16 +66,15 @@ class TestUserModals:
         assert snap_compare(app, terminal_size=SIZE, run_before=run)
 
     def test_set_password(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("p", row="bob@example.com"))
+        assert snap_compare(app, terminal_size=SIZE, run_before=before("p", row="bob@example.com"))
 
     def test_set_quota(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("q", row="carol@example.org"))
+        assert snap_compare(
+            app, terminal_size=SIZE, run_before=before("q", row="carol@example.org")
+        )
 
     def test_confirm_remove(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("x", row="dave@example.org"))
+        assert snap_compare(app, terminal_size=SIZE, run_before=before("x", row="dave@example.org"))
 
 
 class TestAliasModals:
@@ -93,12 +91,14 @@ class TestAliasModals:
         assert snap_compare(app, terminal_size=SIZE, run_before=run)
 
     def test_edit_alias(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("e", area="2", row="sales@example.com"))
+        assert snap_compare(
+            app, terminal_size=SIZE, run_before=before("e", area="2", row="sales@example.com")
+        )
 
     def test_required_alias_refused(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("x", area="2", row="postmaster@example.com"))
+        assert snap_compare(
+            app, terminal_size=SIZE, run_before=before("x", area="2", row="postmaster@example.com")
+        )
 
 
 MFA_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ"
@@ -111,20 +111,26 @@ class TestMfa:
         monkeypatch.setattr(totp, "new_secret", lambda: MFA_SECRET)
 
     def test_status(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        for offset, (email, label) in enumerate((("me@example.com", "phone"),
-                                                 ("me@example.com", None),
-                                                 ("carol@example.org", "work phone"))):
+        for offset, (email, label) in enumerate(
+            (
+                ("me@example.com", "phone"),
+                ("me@example.com", None),
+                ("carol@example.org", "work phone"),
+            )
+        ):
             code = pyotp.TOTP(MFA_SECRET).at(FIXED_TIME + 30 * (offset - 1))
             app.box.mfa.enable_totp(email, MFA_SECRET, code, label, actor=TEST_ACTOR)
         assert snap_compare(app, terminal_size=SIZE, run_before=before(area="5"))
 
     def test_enable(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("e", area="5", row="alice@example.com"))
+        assert snap_compare(
+            app, terminal_size=SIZE, run_before=before("e", area="5", row="alice@example.com")
+        )
 
     def test_enable_80x24(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=(80, 24),
-                            run_before=before("e", area="5", row="me@example.com"))
+        assert snap_compare(
+            app, terminal_size=(80, 24), run_before=before("e", area="5", row="me@example.com")
+        )
 
 
 class TestDns:
@@ -140,14 +146,17 @@ class TestDns:
         assert snap_compare(app, terminal_size=(80, 24), run_before=before(area="6"))
 
     def test_zone_file(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        assert snap_compare(app, terminal_size=SIZE,
-                            run_before=before("f", area="6", row="example.net"))
+        assert snap_compare(
+            app, terminal_size=SIZE, run_before=before("f", area="6", row="example.net")
+        )
 
     def test_custom_records(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
-        app.box.dns.add_custom_record("blog.example.com", "CNAME", "example.github.io",
-                                      actor=TEST_ACTOR)
-        app.box.dns.add_custom_record("example.com", "TXT", "google-site-verification=abc",
-                                      actor=TEST_ACTOR)
+        app.box.dns.add_custom_record(
+            "blog.example.com", "CNAME", "example.github.io", actor=TEST_ACTOR
+        )
+        app.box.dns.add_custom_record(
+            "example.com", "TXT", "google-site-verification=abc", actor=TEST_ACTOR
+        )
         assert snap_compare(app, terminal_size=SIZE, run_before=before("c", area="6"))
 
     def test_custom_record_refused(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001

@@ -19,8 +19,14 @@ async def test_lists_users_grouped_by_domain_in_core_order(app: MiabApp) -> None
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
         assert table_keys(pilot) == [
-            "alice@example.com", "bob@example.com", "me@example.com", "frank@example.com",
-            "carol@example.org", "dave@example.org", "erin@xn--bcher-kva.example"]
+            "alice@example.com",
+            "bob@example.com",
+            "me@example.com",
+            "frank@example.com",
+            "carol@example.org",
+            "dave@example.org",
+            "erin@xn--bcher-kva.example",
+        ]
         frank = next(r for r in app.screen.table.ordered_rows if r.key == "frank@example.com")
         assert frank.muted and frank.cells[3] == "archived"
 
@@ -43,7 +49,11 @@ async def test_add_user(app: MiabApp) -> None:
     assert verify_password("a-good-password", box.mail.users.password_hash("zoe@example.com"))
     latest = box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.outcome) == (
-        "root", "tui", "add user", "ok")
+        "root",
+        "tui",
+        "add user",
+        "ok",
+    )
 
 
 async def test_add_user_refused_shows_core_message_beside_the_field(app: MiabApp) -> None:
@@ -69,7 +79,8 @@ async def test_add_user_refused_shows_core_message_beside_the_field(app: MiabApp
         await fill(pilot, "quota", "1.5G")
         await save(pilot)
         assert field_error(pilot, "quota") == (
-            "Quotas cannot contain spaces, commas, or decimal points.")
+            "Quotas cannot contain spaces, commas, or decimal points."
+        )
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
@@ -98,8 +109,7 @@ async def test_set_password(app: MiabApp) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
-    assert verify_password("bobs-new-password",
-                           app.box.mail.users.password_hash("bob@example.com"))
+    assert verify_password("bobs-new-password", app.box.mail.users.password_hash("bob@example.com"))
 
 
 async def test_set_password_too_short_stays_open(app: MiabApp) -> None:
@@ -192,7 +202,11 @@ async def test_filter_as_you_type(app: MiabApp) -> None:
         await pilot.press(*["backspace"] * 3, *"com")
         await pilot.pause()
         assert table_keys(pilot) == [
-            "alice@example.com", "bob@example.com", "me@example.com", "frank@example.com"]
+            "alice@example.com",
+            "bob@example.com",
+            "me@example.com",
+            "frank@example.com",
+        ]
         await pilot.press("ctrl+a", "ctrl+k", *"ADMIN")
         await pilot.pause()
         assert table_keys(pilot) == ["me@example.com"]

@@ -14,11 +14,14 @@ from tests.conftest import TEST_ACTOR, copy_keys, fixed_clock
 ADMIN = "me@example.com"
 PASSWORD = "secret-password"
 # Two real public keys (ed25519 and RSA are what a Debian sshd makes).
-SSH_ED25519 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-               " root@box")
-SSH_ECDSA = ("ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQ"
-             "EezOmxkZMy7opKgwFB9nkt5YRQx3iTSzKz3uNC5jY2mzHLi5QLYvFeNpOvlgsqlDlRn0Pz9o1pNJlk="
-             " root@box")
+SSH_ED25519 = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@box"
+)
+SSH_ECDSA = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQ"
+    "EezOmxkZMy7opKgwFB9nkt5YRQx3iTSzKz3uNC5jY2mzHLi5QLYvFeNpOvlgsqlDlRn0Pz9o1pNJlk="
+    " root@box"
+)
 
 FAKE_DNS = {
     ("ns2.hosting.example", "A"): ["198.51.100.53"],

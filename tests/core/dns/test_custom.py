@@ -21,75 +21,105 @@ def refused(box: Box, call: str, *args: str, **kw: str) -> str:
     return err.value.message
 
 
-@pytest.mark.parametrize(("qname", "rtype", "value", "message"), [
-    ("example.net", "A", "1.2.3.4",
-     "example.net is not a domain name or a subdomain of a domain name managed by this box."),
-    ("notexample.com", "A", "1.2.3.4",
-     "notexample.com is not a domain name or a subdomain of a domain name managed by this box."),
-    ("-bad.example.com", "A", "1.2.3.4", "Invalid name."),
-    ("a..example.com", "TXT", "x", "Invalid name."),
-    ("www.example.com", "A", "2001:db8::1", "That's an IPv6 address."),
-    ("www.example.com", "AAAA", "192.0.2.1", "That's an IPv4 address."),
-    ("www.example.com", "A", "300.1.1.1", "'300.1.1.1' does not appear to be an IPv4 or IPv6 "
-                                          "address"),
-    ("example.com", "NS", "ns.example.net", "NS records can only be set for subdomains."),
-    ("sub.example.com", "NS", "bad name", "Invalid value."),
-    ("www.example.com", "CNAME", "-x.example.net", "Invalid value."),
-    ("www.example.com", "PTR", "x", "Unknown record type 'PTR'."),
-])
+@pytest.mark.parametrize(
+    ("qname", "rtype", "value", "message"),
+    [
+        (
+            "example.net",
+            "A",
+            "1.2.3.4",
+            "example.net is not a domain name or a subdomain of a domain name managed by this box.",
+        ),
+        (
+            "notexample.com",
+            "A",
+            "1.2.3.4",
+            "notexample.com is not a domain name or a subdomain of a domain name managed by this box.",
+        ),
+        ("-bad.example.com", "A", "1.2.3.4", "Invalid name."),
+        ("a..example.com", "TXT", "x", "Invalid name."),
+        ("www.example.com", "A", "2001:db8::1", "That's an IPv6 address."),
+        ("www.example.com", "AAAA", "192.0.2.1", "That's an IPv4 address."),
+        (
+            "www.example.com",
+            "A",
+            "300.1.1.1",
+            "'300.1.1.1' does not appear to be an IPv4 or IPv6 address",
+        ),
+        ("example.com", "NS", "ns.example.net", "NS records can only be set for subdomains."),
+        ("sub.example.com", "NS", "bad name", "Invalid value."),
+        ("www.example.com", "CNAME", "-x.example.net", "Invalid value."),
+        ("www.example.com", "PTR", "x", "Unknown record type 'PTR'."),
+    ],
+)
 def test_reference_rules(mbox: Box, qname: str, rtype: str, value: str, message: str) -> None:
     assert refused(mbox, "add_custom_record", qname, rtype, value) == message
     assert refused(mbox, "set_custom_record", qname, rtype, value) == message
 
 
-@pytest.mark.parametrize(("rtype", "value", "fragment"), [
-    ("MX", "10", "Invalid MX value '10': use PRIORITY HOST., e.g. 10 mx.example.com."),
-    ("MX", "10 mx.example.net", "the host name must end with a dot (mx.example.net.)"),
-    ("MX", "ten mx.example.net.", "Invalid MX value"),
-    ("SRV", "0 0 443", "Invalid SRV value '0 0 443': use PRIORITY WEIGHT PORT TARGET."),
-    ("SRV", "0 0 99999 box.example.com.", "Invalid SRV value"),
-    ("CAA", "0 issue", 'use FLAGS TAG "VALUE"'),
-    ("CAA", "300 issue \"x\"", "Invalid CAA value"),
-    ("SSHFP", "4 2 ZZ", "Invalid SSHFP value"),
-    ("SSHFP", "4 2 ABCD", "fingerprint length inconsistent"),
-    ("TXT", "two\nlines", "control characters are not allowed"),
-    ("TXT", "x" * 70000, "longer than"),
-])
+@pytest.mark.parametrize(
+    ("rtype", "value", "fragment"),
+    [
+        ("MX", "10", "Invalid MX value '10': use PRIORITY HOST., e.g. 10 mx.example.com."),
+        ("MX", "10 mx.example.net", "the host name must end with a dot (mx.example.net.)"),
+        ("MX", "ten mx.example.net.", "Invalid MX value"),
+        ("SRV", "0 0 443", "Invalid SRV value '0 0 443': use PRIORITY WEIGHT PORT TARGET."),
+        ("SRV", "0 0 99999 box.example.com.", "Invalid SRV value"),
+        ("CAA", "0 issue", 'use FLAGS TAG "VALUE"'),
+        ("CAA", '300 issue "x"', "Invalid CAA value"),
+        ("SSHFP", "4 2 ZZ", "Invalid SSHFP value"),
+        ("SSHFP", "4 2 ABCD", "fingerprint length inconsistent"),
+        ("TXT", "two\nlines", "control characters are not allowed"),
+        ("TXT", "x" * 70000, "longer than"),
+    ],
+)
 def test_value_syntax_is_checked(mbox: Box, rtype: str, value: str, fragment: str) -> None:
     assert fragment in refused(mbox, "add_custom_record", "example.com", rtype, value)
 
 
-@pytest.mark.parametrize(("rtype", "value"), [
-    ("MX", "20 mx.backup.example."), ("SRV", "10 5 5060 sip.example.com."),
-    ("CAA", '0 issue "letsencrypt.org"'), ("CAA", '0 iodef "mailto:x@example.com"'),
-    ("SSHFP", "4 2 " + "AB" * 32), ("TXT", 'v=spf1 include:"quoted" -all'),
-    ("TXT", "x" * 600),
-])
+@pytest.mark.parametrize(
+    ("rtype", "value"),
+    [
+        ("MX", "20 mx.backup.example."),
+        ("SRV", "10 5 5060 sip.example.com."),
+        ("CAA", '0 issue "letsencrypt.org"'),
+        ("CAA", '0 iodef "mailto:x@example.com"'),
+        ("SSHFP", "4 2 " + "AB" * 32),
+        ("TXT", 'v=spf1 include:"quoted" -all'),
+        ("TXT", "x" * 600),
+    ],
+)
 def test_good_values_are_stored_and_served(mbox: Box, rtype: str, value: str) -> None:
     change = mbox.dns.add_custom_record("example.com", rtype, value, actor=TEST_ACTOR)
     assert change.lines[0] == "updated DNS: example.com"
     assert mbox.dns.custom_records("example.com", rtype) == (
-        CustomRecord("example.com", rtype, value),)
+        CustomRecord("example.com", rtype, value),
+    )
     assert "keeps its last good version" not in change.text
 
 
 def test_empty_values_and_default_address(mbox: Box) -> None:
     assert refused(mbox, "add_custom_record", "www.example.com", "A", "") == (
-        "No value for the record provided.")
+        "No value for the record provided."
+    )
     assert refused(mbox, "add_custom_record", "www.example.com", "TXT", "  ") == (
-        "No value for the record provided.")
-    mbox.dns.add_custom_record("www.example.com", "A", "", default_address="198.51.100.4",
-                               actor=TEST_ACTOR)
+        "No value for the record provided."
+    )
+    mbox.dns.add_custom_record(
+        "www.example.com", "A", "", default_address="198.51.100.4", actor=TEST_ACTOR
+    )
     assert mbox.dns.custom_records("www.example.com", "A")[0].value == "198.51.100.4"
-    mbox.dns.set_custom_record("www.example.com", "aaaa", "", default_address="2001:db8::4",
-                               actor=TEST_ACTOR)
+    mbox.dns.set_custom_record(
+        "www.example.com", "aaaa", "", default_address="2001:db8::4", actor=TEST_ACTOR
+    )
     assert mbox.dns.custom_records("www.example.com", "AAAA")[0].value == "2001:db8::4"
 
 
 def test_add_set_remove_results(mbox: Box) -> None:
     dns = mbox.dns
     assert dns.add_custom_record("example.com", "TXT", "one", actor=TEST_ACTOR).lines[0] == (
-        "updated DNS: example.com")
+        "updated DNS: example.com"
+    )
     assert dns.add_custom_record("example.com", "TXT", "one", actor=TEST_ACTOR).lines == ("OK",)
     dns.add_custom_record("example.com", "TXT", "two", actor=TEST_ACTOR)
     assert [r.value for r in dns.custom_records("example.com", "TXT")] == ["one", "two"]
@@ -118,7 +148,8 @@ def test_local_and_cname_normalisation(mbox: Box) -> None:
     mbox.dns.add_custom_record("shop.example.com", "CNAME", "shops.example.net", actor=TEST_ACTOR)
     assert mbox.dns.custom_records() == (
         CustomRecord("blog.example.com", "A", "local"),
-        CustomRecord("shop.example.com", "CNAME", "shops.example.net."))
+        CustomRecord("shop.example.com", "CNAME", "shops.example.net."),
+    )
     assert mbox.dns.domains_with_a_records_elsewhere() == {"shop.example.com"}
 
 
@@ -134,27 +165,32 @@ def test_file_format_round_trip(mbox: Box) -> None:
         "  TXT:\n"
         "  - v=spf1 mx -all\n"
         "  - google-site-verification=abc\n"
-        "blog.example.com: local\n")
+        "blog.example.com: local\n"
+    )
 
 
 def test_reading_reference_files() -> None:
-    text = ("_secondary_nameserver: ns2.hosting.example xfr:198.51.100.7\n"
-            "www.example.com: 203.0.113.20\n"
-            "example.com:\n  TXT: \"v=spf1 include:_spf.example.net -all\"\n"
-            "  CNAME: [a.example.net., b.example.net.]\n")
+    text = (
+        "_secondary_nameserver: ns2.hosting.example xfr:198.51.100.7\n"
+        "www.example.com: 203.0.113.20\n"
+        'example.com:\n  TXT: "v=spf1 include:_spf.example.net -all"\n'
+        "  CNAME: [a.example.net., b.example.net.]\n"
+    )
     parsed = parse_custom_yaml(text)
     assert parsed.records == (
         CustomRecord("_secondary_nameserver", "A", "ns2.hosting.example xfr:198.51.100.7"),
         CustomRecord("www.example.com", "A", "203.0.113.20"),
         CustomRecord("example.com", "TXT", "v=spf1 include:_spf.example.net -all"),
         CustomRecord("example.com", "CNAME", "a.example.net."),
-        CustomRecord("example.com", "CNAME", "b.example.net."))
+        CustomRecord("example.com", "CNAME", "b.example.net."),
+    )
     assert parse_custom_yaml("- a list\n").records == ()
     assert parse_custom_yaml(": : :").problems
     bad = parse_custom_yaml("x.example.com: 12\ny.example.com:\n  A: [1]\n")
     assert bad.records == () and len(bad.problems) == 2
     assert render_custom_yaml(parsed.records).startswith(
-        "_secondary_nameserver: ns2.hosting.example xfr:198.51.100.7\n")
+        "_secondary_nameserver: ns2.hosting.example xfr:198.51.100.7\n"
+    )
     assert render_custom_yaml([]) == "{}\n"
 
 
@@ -163,8 +199,9 @@ def test_unreadable_entries_block_edits(mbox: Box) -> None:
     message = refused(mbox, "add_custom_record", "example.com", "TXT", "x")
     assert message.startswith("dns/custom.yaml: the entry for x.example.com")
     # The update reports it instead of failing.
-    assert any("x.example.com" in line for line in mbox.dns.update(force=True,
-                                                                   actor=TEST_ACTOR).lines)
+    assert any(
+        "x.example.com" in line for line in mbox.dns.update(force=True, actor=TEST_ACTOR).lines
+    )
 
 
 def test_bad_hand_edit_keeps_last_good_zone(mbox: Box) -> None:
@@ -172,8 +209,9 @@ def test_bad_hand_edit_keeps_last_good_zone(mbox: Box) -> None:
     before = zone.read_text()
     mbox.dns.custom_yaml.write_text("example.com:\n  MX: not a valid mx\n")
     change = mbox.dns.update(actor=TEST_ACTOR)
-    assert change.lines[0].startswith("DNS zone example.com was not updated and keeps its "
-                                      "last good version: ")
+    assert change.lines[0].startswith(
+        "DNS zone example.com was not updated and keeps its last good version: "
+    )
     assert zone.read_text() == before
 
 
@@ -192,4 +230,7 @@ def test_audit_records_refusals(mbox: Box) -> None:
         mbox.dns.add_custom_record("www.example.com", "A", "2001:db8::1", actor=TEST_ACTOR)
     last = mbox.audit.recent(1)[0]
     assert (last.operation, last.target, last.outcome) == (
-        "add DNS record", "www.example.com A", "refused: That's an IPv6 address.")
+        "add DNS record",
+        "www.example.com A",
+        "refused: That's an IPv6 address.",
+    )

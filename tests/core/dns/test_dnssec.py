@@ -41,16 +41,25 @@ def assert_all_signatures_validate(zone: dns.zone.Zone, origin: str) -> int:
 
 
 def test_signatures_validate_and_nsec3_chain(mbox: Box) -> None:
-    mbox.dns.add_custom_record("deep.sub.example.com", "TXT", "empty non-terminal above me",
-                               actor=TEST_ACTOR)
+    mbox.dns.add_custom_record(
+        "deep.sub.example.com", "TXT", "empty non-terminal above me", actor=TEST_ACTOR
+    )
     mbox.dns.add_custom_record("deleg.example.com", "NS", "ns.example.net", actor=TEST_ACTOR)
     mbox.dns.add_custom_record("glue.deleg.example.com", "A", "198.51.100.1", actor=TEST_ACTOR)
     zone = signed_zone(mbox, "example.com")
     assert assert_all_signatures_validate(zone, "example.com") > 30
     nsec3 = [(n, r) for n, _ttl, r in zone.iterate_rdatas(dns.rdatatype.NSEC3)]
-    covered = {dns.dnssec.nsec3_hash(n, b"", 0, 1).lower() for n in (
-        "example.com.", "deep.sub.example.com.", "sub.example.com.", "_tcp.example.com.",
-        "deleg.example.com.", "_dmarc.box.example.com.")}
+    covered = {
+        dns.dnssec.nsec3_hash(n, b"", 0, 1).lower()
+        for n in (
+            "example.com.",
+            "deep.sub.example.com.",
+            "sub.example.com.",
+            "_tcp.example.com.",
+            "deleg.example.com.",
+            "_dmarc.box.example.com.",
+        )
+    }
     hashes = {n.labels[0].decode() for n, _ in nsec3}
     # Names, empty non-terminals (sub, _tcp) and the delegation are in the chain; glue is not.
     assert covered <= hashes
@@ -85,8 +94,7 @@ def test_ds_records_file_and_values(mbox: Box) -> None:
     assert ds_file[0].startswith(f"example.com.\t3600\tIN\tDS\t{tag} 8 2 ")
     assert ds_file[1].startswith(f"example.com.\t3600\tIN\tDS\t{tag} 8 1 ")
     records = mbox.dns.ds_records("example.com")
-    assert [(r.key_tag, r.algorithm, r.digest_type) for r in records] == [(tag, 8, 2),
-                                                                         (tag, 8, 1)]
+    assert [(r.key_tag, r.algorithm, r.digest_type) for r in records] == [(tag, 8, 2), (tag, 8, 1)]
     assert len(records[0].digest) == 64 and records[0].text == ds_file[0]
     with pytest.raises(ValidationError):
         mbox.dns.ds_records("example.net")
@@ -104,8 +112,9 @@ def test_switch_to_ecdsa(mbox: Box) -> None:
     assert mbox.dns.ds_records("example.com")[0].algorithm == 13
     with pytest.raises(ValidationError) as err:
         mbox.dns.set_dnssec_algorithm("RSASHA1", actor=TEST_ACTOR)
-    assert err.value.message == ("Unknown DNSSEC algorithm 'RSASHA1'. Choose RSASHA256 or "
-                                 "ECDSAP256SHA256.")
+    assert err.value.message == (
+        "Unknown DNSSEC algorithm 'RSASHA1'. Choose RSASHA256 or ECDSAP256SHA256."
+    )
 
 
 def test_v051_box_keeps_tld_rule(mbox: Box) -> None:
@@ -116,22 +125,25 @@ def test_v051_box_keeps_tld_rule(mbox: Box) -> None:
     assert [k.name for k in keysets_for_zone("example.email", both)] == ["RSASHA256"]
 
 
-@pytest.mark.skipif(shutil.which("ldns-keygen") is None, reason="ldns-keygen not installed "
-                    "(Debian package ldnsutils)")
+@pytest.mark.skipif(
+    shutil.which("ldns-keygen") is None,
+    reason="ldns-keygen not installed (Debian package ldnsutils)",
+)
 @pytest.mark.parametrize("algorithm", ["RSASHA256", "ECDSAP256SHA256"])
 def test_existing_ldns_keys_are_used(tmp_path: Path, mbox: Box, algorithm: str) -> None:
     folder = mbox.dns.dnssec_dir
     for path in folder.iterdir():
         path.unlink()
     run = {"cwd": folder, "capture_output": True, "text": True, "check": True}
-    ksk = subprocess.run(["ldns-keygen", "-a", algorithm, "-b", "2048", "-k", "_domain_"],
-                         **run).stdout.strip()
-    zsk = subprocess.run(["ldns-keygen", "-a", algorithm, "-b", "1024", "_domain_"],
-                         **run).stdout.strip()
+    ksk = subprocess.run(
+        ["ldns-keygen", "-a", algorithm, "-b", "2048", "-k", "_domain_"], **run
+    ).stdout.strip()
+    zsk = subprocess.run(
+        ["ldns-keygen", "-a", algorithm, "-b", "1024", "_domain_"], **run
+    ).stdout.strip()
     (folder / f"{algorithm}.conf").write_text(f"KSK={ksk}\nZSK={zsk}\n")
     mbox.dns.update(force=True, actor=TEST_ACTOR)
     zone = signed_zone(mbox, "example.com")
     assert assert_all_signatures_validate(zone, "example.com") > 20
-    tags = {dns.dnssec.key_id(k) for k in zone.get_rdataset("example.com.",
-                                                             dns.rdatatype.DNSKEY)}
+    tags = {dns.dnssec.key_id(k) for k in zone.get_rdataset("example.com.", dns.rdatatype.DNSKEY)}
     assert tags == {int(ksk[-5:]), int(zsk[-5:])}

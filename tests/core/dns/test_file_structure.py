@@ -52,13 +52,62 @@ from tests.core.dns.conftest import ADMIN, FAKE_DNS, PASSWORD, make_box
 
 PRIMARY = "box.example.com"
 PIECES = (
-    "\n", "\r", "\r\n", "\x00", "\t", " ", "#", ";", '"', "'", "\\", "{", "}", "(", ")", "[", "]",
-    "%", "%eth0", "*", "&a", "!!python/object:os.system", "---\n", "...", ": ", "- ", "|",
-    "zone:", "\tname: evil.example", "\tzonefile: /etc/shadow", "provide-xfr: 0.0.0.0/0 NOKEY",
-    "notify: 0.0.0.0 NOKEY", "\n@\tIN\tA\t6.6.6.6", "@ IN A 6.6.6.6", "$INCLUDE /etc/shadow",
-    "$ORIGIN evil.", "\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c", "\x1e", "\u00a0",
-    "xfr:", ",", ".", "..", "198.51.100.7", "fe80::1", "0.0.0.0/0", "ns2.hosting.example",
-    "example.com", "10 ", "ü", "\U0001f600",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x00",
+    "\t",
+    " ",
+    "#",
+    ";",
+    '"',
+    "'",
+    "\\",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "%",
+    "%eth0",
+    "*",
+    "&a",
+    "!!python/object:os.system",
+    "---\n",
+    "...",
+    ": ",
+    "- ",
+    "|",
+    "zone:",
+    "\tname: evil.example",
+    "\tzonefile: /etc/shadow",
+    "provide-xfr: 0.0.0.0/0 NOKEY",
+    "notify: 0.0.0.0 NOKEY",
+    "\n@\tIN\tA\t6.6.6.6",
+    "@ IN A 6.6.6.6",
+    "$INCLUDE /etc/shadow",
+    "$ORIGIN evil.",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1e",
+    "\u00a0",
+    "xfr:",
+    ",",
+    ".",
+    "..",
+    "198.51.100.7",
+    "fe80::1",
+    "0.0.0.0/0",
+    "ns2.hosting.example",
+    "example.com",
+    "10 ",
+    "ü",
+    "\U0001f600",
 )
 piece = st.sampled_from(PIECES)
 hostile: SearchStrategy[str] = st.one_of(
@@ -71,9 +120,14 @@ def around(valid: tuple[str, ...]) -> SearchStrategy[str]:
     """Valid values, hostile ones, and valid ones with hostile text before, after or inside."""
     v = st.sampled_from(valid)
     return st.one_of(
-        v, v, v, hostile,
-        st.tuples(v, hostile).map("".join), st.tuples(hostile, v).map("".join),
-        st.tuples(v, hostile, v).map("".join))
+        v,
+        v,
+        v,
+        hostile,
+        st.tuples(v, hostile).map("".join),
+        st.tuples(hostile, v).map("".join),
+        st.tuples(v, hostile, v).map("".join),
+    )
 
 
 VALID_VALUES = {
@@ -87,14 +141,33 @@ VALID_VALUES = {
     "SSHFP": ("4 2 " + "AB" * 32,),
     "CAA": ('0 issue "letsencrypt.org"',),
 }
-QNAMES = ("www.example.com", "x.example.com", "_acme-challenge.example.com", "*.example.com",
-          "sub.example.net", "mail.example.net", "example.net")
-SECONDARY = ("ns2.hosting.example", "ns.v4only.example", "xfr:203.0.113.9",
-             "xfr:2001:db8:1::/48", "xfr:198.51.100.0/24", "ns2.hosting.example.")
+QNAMES = (
+    "www.example.com",
+    "x.example.com",
+    "_acme-challenge.example.com",
+    "*.example.com",
+    "sub.example.net",
+    "mail.example.net",
+    "example.net",
+)
+SECONDARY = (
+    "ns2.hosting.example",
+    "ns.v4only.example",
+    "xfr:203.0.113.9",
+    "xfr:2001:db8:1::/48",
+    "xfr:198.51.100.0/24",
+    "ns2.hosting.example.",
+)
 
-PROPERTY = settings(max_examples=80, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 @pytest.fixture
@@ -111,6 +184,7 @@ def pbox(tmp_path: Path, key_material: Path) -> Iterator[Box]:
 
 # --- what is on disk ---------------------------------------------------------------------------
 
+
 def disk(box: Box) -> dict[str, bytes]:
     """Every file the DNS area writes."""
     d = box.dns
@@ -118,8 +192,10 @@ def disk(box: Box) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in paths if p.is_file()}
 
 
-_CONF_LINE = re.compile(r"zone:|\tname: [a-z0-9.-]+|\tzonefile: [A-Za-z0-9.%-]+\.txt\.signed"
-                        r"|\t(?:notify|provide-xfr): [0-9a-f:./]+ NOKEY|")
+_CONF_LINE = re.compile(
+    r"zone:|\tname: [a-z0-9.-]+|\tzonefile: [A-Za-z0-9.%-]+\.txt\.signed"
+    r"|\t(?:notify|provide-xfr): [0-9a-f:./]+ NOKEY|"
+)
 
 
 def zones_conf(box: Box) -> tuple[list[str], list[str]]:
@@ -135,7 +211,7 @@ def zones_conf(box: Box) -> tuple[list[str], list[str]]:
     for block in blocks[1:]:
         lines = block.split("\n")
         assert lines[0].startswith("\tname: ") and lines[1].startswith("\tzonefile: ")
-        name = lines[0][len("\tname: "):]
+        name = lines[0][len("\tname: ") :]
         assert lines[1] == f"\tzonefile: {urllib.parse.quote(name, safe='')}.txt.signed"
         names.append(name)
         xfr_lines.add(tuple(x for x in lines[2:] if x))
@@ -149,15 +225,17 @@ def zone_rrsets(box: Box) -> dict[str, set[tuple[str, str]]]:
     directives; every other line is one record."""
     out: dict[str, set[tuple[str, str]]] = {}
     for path in sorted(box.dns.zones_dir.glob("*.txt")):
-        zone = urllib.parse.unquote(path.name[:-len(".txt")])
+        zone = urllib.parse.unquote(path.name[: -len(".txt")])
         text = path.read_text()
         lines = text.split("\n")
         assert lines[:3] == ["", f"$ORIGIN {zone}.", "$TTL 1800           ; default time to live"]
         assert not any(line.startswith("$") for line in lines[3:]), zone
         parsed = dns.zone.from_text(text, origin=zone + ".", relativize=False)
-        out[zone] = {(name.to_text(omit_final_dot=True).lower(),
-                      dns.rdatatype.to_text(rds.rdtype))
-                     for name, node in parsed.nodes.items() for rds in node.rdatasets}
+        out[zone] = {
+            (name.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(rds.rdtype))
+            for name, node in parsed.nodes.items()
+            for rds in node.rdatasets
+        }
     return out
 
 
@@ -167,8 +245,9 @@ def apex_ns(box: Box, zone: str) -> set[str]:
     return {r.to_text().lower() for r in parsed.find_rdataset(zone + ".", "NS")}
 
 
-def changed_names(before: dict[str, set[tuple[str, str]]],
-                  after: dict[str, set[tuple[str, str]]]) -> set[str]:
+def changed_names(
+    before: dict[str, set[tuple[str, str]]], after: dict[str, set[tuple[str, str]]]
+) -> set[str]:
     names: set[str] = set()
     for zone in set(before) | set(after):
         names |= {name for name, _ in before.get(zone, set()) ^ after.get(zone, set())}
@@ -182,8 +261,7 @@ def opendkim_lines(box: Box) -> tuple[set[str], set[str]]:
     key_path = str(box.dns.dkim_dir / "mail.private")
     for line in keys:
         domain = line.split(" ")[0]
-        assert line == f"{domain} {domain}:mail:{key_path}" and re.fullmatch(r"[a-z0-9.-]+",
-                                                                            domain)
+        assert line == f"{domain} {domain}:mail:{key_path}" and re.fullmatch(r"[a-z0-9.-]+", domain)
     for line in signing:
         assert re.fullmatch(r"\*@([a-z0-9.-]+) \1", line), line
     return {x.split(" ")[0] for x in keys}, {x.split(" ")[1] for x in signing}
@@ -197,8 +275,11 @@ class State:
         self.conf_zones, self.xfr = zones_conf(box)
         self.rrsets = zone_rrsets(box)
         self.dkim = opendkim_lines(box)
-        self.custom = collections.Counter(parse_custom_yaml(
-            box.dns.custom_yaml.read_text() if box.dns.custom_yaml.exists() else "").records)
+        self.custom = collections.Counter(
+            parse_custom_yaml(
+                box.dns.custom_yaml.read_text() if box.dns.custom_yaml.exists() else ""
+            ).records
+        )
 
 
 def expected_xfr(box: Box) -> list[str]:
@@ -208,8 +289,11 @@ def expected_xfr(box: Box) -> list[str]:
         if entry.startswith("xfr:"):
             out.append(entry[4:])
         else:
-            out.extend(FAKE_DNS[(entry.rstrip("."), t)][0] for t in ("A", "AAAA")
-                       if (entry.rstrip("."), t) in FAKE_DNS)
+            out.extend(
+                FAKE_DNS[(entry.rstrip("."), t)][0]
+                for t in ("A", "AAAA")
+                if (entry.rstrip("."), t) in FAKE_DNS
+            )
     return out
 
 
@@ -231,17 +315,20 @@ def refused_and_untouched(box: Box, before: State, call: object, *args: object) 
 
 # --- the properties ----------------------------------------------------------------------------
 
+
 @PROPERTY
 @given(data=st.data())
 def test_custom_records(pbox: Box, data: st.DataObject) -> None:
     box = pbox
     # Which part is hostile (often none, so that accepted changes are checked as well).
-    part = data.draw(st.sampled_from(["none", "none", "rtype", "value", "value", "qname",
-                                      "all"]), "hostile part")
+    part = data.draw(
+        st.sampled_from(["none", "none", "rtype", "value", "value", "qname", "all"]), "hostile part"
+    )
 
     def draw(name: str, valid: tuple[str, ...]) -> str:
-        chosen: str = data.draw(around(valid) if part in (name, "all")
-                                else st.sampled_from(valid), name)
+        chosen: str = data.draw(
+            around(valid) if part in (name, "all") else st.sampled_from(valid), name
+        )
         return chosen
 
     rtype = draw("rtype", RECORD_TYPES)
@@ -249,8 +336,10 @@ def test_custom_records(pbox: Box, data: st.DataObject) -> None:
     qname = draw("qname", QNAMES)
     if qname.strip() == SECONDARY_NS_QNAME:
         return  # the pseudo record: test_secondary_nameservers
-    action = data.draw(st.sampled_from(["add_custom_record", "set_custom_record",
-                                        "remove_custom_record"]), "action")
+    action = data.draw(
+        st.sampled_from(["add_custom_record", "set_custom_record", "remove_custom_record"]),
+        "action",
+    )
     before = State(box)
     if refused_and_untouched(box, before, getattr(box.dns, action), qname, rtype, value):
         return
@@ -261,8 +350,9 @@ def test_custom_records(pbox: Box, data: st.DataObject) -> None:
     assert box.dns.zones_conf.read_bytes() == before.files[str(box.dns.zones_conf)]
     assert after.dkim == before.dkim
     # custom.yaml: only records of this qname and type changed.
-    assert {k: n for k, n in after.custom.items() if (k.qname, k.rtype) != (q, r)} == \
-        {k: n for k, n in before.custom.items() if (k.qname, k.rtype) != (q, r)}
+    assert {k: n for k, n in after.custom.items() if (k.qname, k.rtype) != (q, r)} == {
+        k: n for k, n in before.custom.items() if (k.qname, k.rtype) != (q, r)
+    }
     # The zones: the same zones, RRsets changed only at the record's name (or the no-mail
     # `_dmarc.` record a new address name gets).
     assert set(after.rrsets) == set(before.rrsets)
@@ -273,11 +363,16 @@ def test_custom_records(pbox: Box, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_secondary_nameservers(pbox: Box, data: st.DataObject) -> None:
     box = pbox
-    value = data.draw(st.one_of(
-        around(SECONDARY),
-        st.lists(st.sampled_from(SECONDARY), max_size=3).map(" ".join),
-        st.tuples(st.sampled_from(SECONDARY), hostile,
-                  st.sampled_from(SECONDARY)).map(" ".join)), "value")
+    value = data.draw(
+        st.one_of(
+            around(SECONDARY),
+            st.lists(st.sampled_from(SECONDARY), max_size=3).map(" ".join),
+            st.tuples(st.sampled_from(SECONDARY), hostile, st.sampled_from(SECONDARY)).map(
+                " ".join
+            ),
+        ),
+        "value",
+    )
     path = data.draw(st.sampled_from(["endpoint", "custom set", "custom add"]), "path")
     rtype = data.draw(around(("A", "TXT", "NS")), "rtype")
     before = State(box)
@@ -298,18 +393,28 @@ def test_secondary_nameservers(pbox: Box, data: st.DataObject) -> None:
         ipaddress.ip_network(address)
     # The zones: the same RRsets; the apex NS set is ns1 plus the setting's hostnames.
     assert after.rrsets == before.rrsets
-    hosts = [h.rstrip(".").lower() + "." for h in box.dns.secondary_nameservers()
-             if not h.startswith("xfr:")] or [f"ns2.{PRIMARY}."]
+    hosts = [
+        h.rstrip(".").lower() + "."
+        for h in box.dns.secondary_nameservers()
+        if not h.startswith("xfr:")
+    ] or [f"ns2.{PRIMARY}."]
     for zone in after.rrsets:
         assert apex_ns(box, zone) == {f"ns1.{PRIMARY}.", *hosts}
     assert after.dkim == before.dkim
     # custom.yaml: the real records are untouched.
-    assert {k: n for k, n in after.custom.items() if k.qname != SECONDARY_NS_QNAME} == \
-        {k: n for k, n in before.custom.items() if k.qname != SECONDARY_NS_QNAME}
+    assert {k: n for k, n in after.custom.items() if k.qname != SECONDARY_NS_QNAME} == {
+        k: n for k, n in before.custom.items() if k.qname != SECONDARY_NS_QNAME
+    }
 
 
-DOMAINS = ("example.org", "sub.example.com", "new.example", "xn--bcher-kva.example",
-           "bücher.example", "a-b.example.net")
+DOMAINS = (
+    "example.org",
+    "sub.example.com",
+    "new.example",
+    "xn--bcher-kva.example",
+    "bücher.example",
+    "a-b.example.net",
+)
 
 
 @PROPERTY
@@ -318,9 +423,15 @@ def test_user_and_alias_names_that_become_zone_names(pbox: Box, data: st.DataObj
     box = pbox
     fresh = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
     local = data.draw(st.one_of(fresh, around(("zed", "x.y", "a_b"))), "local")
-    domain = data.draw(st.one_of(
-        st.tuples(fresh, st.sampled_from((".example", ".example.com", ".example.net"))).map(
-            "".join), around(DOMAINS)), "domain")
+    domain = data.draw(
+        st.one_of(
+            st.tuples(fresh, st.sampled_from((".example", ".example.com", ".example.net"))).map(
+                "".join
+            ),
+            around(DOMAINS),
+        ),
+        "domain",
+    )
     kind = data.draw(st.sampled_from(["user", "alias", "domain alias"]), "kind")
     before = State(box)
     users, aliases = set(box.mail.users.emails()), {r[0] for r in box.mail.aliases.rows()}
@@ -332,8 +443,9 @@ def test_user_and_alias_names_that_become_zone_names(pbox: Box, data: st.DataObj
         call, args = box.mail.aliases.add_alias, (f"@{domain}", ADMIN)
     if refused_and_untouched(box, before, call, *args):
         return
-    added = (set(box.mail.users.emails()) - users) | \
-        ({r[0] for r in box.mail.aliases.rows()} - aliases)
+    added = (set(box.mail.users.emails()) - users) | (
+        {r[0] for r in box.mail.aliases.rows()} - aliases
+    )
     # The address, and the housekeeping's postmaster@/admin@/abuse@ of a new domain.
     added_domains = {a.rpartition("@")[2] for a in added}
     assert len(added_domains) == 1
@@ -364,7 +476,7 @@ def test_quotas(pbox: Box, quota: str) -> None:
         return
     stored = users.get_quota("alice@example.net")
     assert re.fullmatch(r"[0-9]{1,19}[GM]?", stored), stored
-    assert quota_bytes(stored) < 2 ** 63
+    assert quota_bytes(stored) < 2**63
 
 
 # --- the validators on their own (fast, so more examples) --------------------------------------
@@ -374,8 +486,11 @@ HEADER = "$ORIGIN example.com.\n$TTL 1800\n@ IN SOA ns1.example.com. h.example.c
 
 
 @FAST
-@given(owner=around(("", "www", "_dmarc.www", "*")), rtype=around(RECORD_TYPES),
-       value=st.one_of(*(around(v) for v in VALID_VALUES.values())))
+@given(
+    owner=around(("", "www", "_dmarc.www", "*")),
+    rtype=around(RECORD_TYPES),
+    value=st.one_of(*(around(v) for v in VALID_VALUES.values())),
+)
 def test_a_zone_line_is_one_record_or_refused(owner: str, rtype: str, value: str) -> None:
     try:
         line = zone_line(owner, rtype, value)
@@ -397,14 +512,18 @@ def test_a_zone_line_is_one_record_or_refused(owner: str, rtype: str, value: str
         assert b"".join(rdata.strings) == value.encode()  # type: ignore[attr-defined]
         zone = dns.zone.from_text(HEADER + line, relativize=False, check_origin=False)
         name = (owner + ".example.com" if owner else "example.com").lower()
-        assert {(n.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(r.rdtype))
-                for n, node in zone.nodes.items() for r in node.rdatasets} == {
-            ("example.com", "SOA"), (name, "TXT")}
+        assert {
+            (n.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(r.rdtype))
+            for n, node in zone.nodes.items()
+            for r in node.rdatasets
+        } == {("example.com", "SOA"), (name, "TXT")}
 
 
 @FAST
-@given(zones=st.lists(around(("example.com", "xn--bcher-kva.example")), min_size=1, max_size=3),
-       xfr=st.lists(around(("198.51.100.53", "2001:db8::53", "198.51.100.0/24")), max_size=3))
+@given(
+    zones=st.lists(around(("example.com", "xn--bcher-kva.example")), min_size=1, max_size=3),
+    xfr=st.lists(around(("198.51.100.53", "2001:db8::53", "198.51.100.0/24")), max_size=3),
+)
 def test_zones_conf_has_its_grammar_or_is_refused(zones: list[str], xfr: list[str]) -> None:
     files = [(z, urllib.parse.quote(z, safe="") + ".txt.signed") for z in zones]
     try:
@@ -412,16 +531,23 @@ def test_zones_conf_has_its_grammar_or_is_refused(zones: list[str], xfr: list[st
     except FormatError:
         return
     for line in text.split("\n"):
-        assert _CONF_LINE.fullmatch(line) or re.fullmatch(r"\tname: [A-Za-z0-9_.-]+|"
-                                                          r"\tzonefile: [A-Za-z0-9_.%-]+|"
-                                                          r"\t(notify|provide-xfr): "
-                                                          r"[0-9A-Fa-f:./]+ NOKEY", line), line
+        assert _CONF_LINE.fullmatch(line) or re.fullmatch(
+            r"\tname: [A-Za-z0-9_.-]+|"
+            r"\tzonefile: [A-Za-z0-9_.%-]+|"
+            r"\t(notify|provide-xfr): "
+            r"[0-9A-Fa-f:./]+ NOKEY",
+            line,
+        ), line
     assert text.count("\nzone:\n") == len(zones)
 
 
 @FAST
-@given(records=st.lists(st.tuples(around(QNAMES), st.sampled_from(RECORD_TYPES),
-                                  around(("x", "198.51.100.7"))), max_size=4))
+@given(
+    records=st.lists(
+        st.tuples(around(QNAMES), st.sampled_from(RECORD_TYPES), around(("x", "198.51.100.7"))),
+        max_size=4,
+    )
+)
 def test_custom_yaml_round_trips_or_is_refused(records: list[tuple[str, str, str]]) -> None:
     recs = [CustomRecord(*r) for r in records]
     try:
@@ -433,8 +559,10 @@ def test_custom_yaml_round_trips_or_is_refused(records: list[tuple[str, str, str
 
 
 @FAST
-@given(domains=st.lists(around(DOMAINS), max_size=3),
-       key=around(("/etc/mailinabox/mail/dkim/mail.private",)))
+@given(
+    domains=st.lists(around(DOMAINS), max_size=3),
+    key=around(("/etc/mailinabox/mail/dkim/mail.private",)),
+)
 def test_opendkim_tables_have_their_grammar_or_are_refused(domains: list[str], key: str) -> None:
     try:
         tables = render_opendkim_tables(domains, key)
@@ -450,8 +578,9 @@ def test_opendkim_tables_have_their_grammar_or_are_refused(domains: list[str], k
 # --- defence in depth: the renderers refuse what reached custom.yaml by hand -------------------
 
 HAND_EDITED = (
-    "_secondary_nameserver: \"xfr:198.51.100.1\\n\\tprovide-xfr:\\t0.0.0.0/0\\tNOKEY\\nzone:\\n"
-    "\\tname:\\tevil.example\\n\\tzonefile:\\t/etc/shadow\\n#\"\n")
+    '_secondary_nameserver: "xfr:198.51.100.1\\n\\tprovide-xfr:\\t0.0.0.0/0\\tNOKEY\\nzone:\\n'
+    '\\tname:\\tevil.example\\n\\tzonefile:\\t/etc/shadow\\n#"\n'
+)
 
 
 def test_renderers_refuse_rather_than_write(pbox: Box) -> None:
@@ -459,19 +588,26 @@ def test_renderers_refuse_rather_than_write(pbox: Box) -> None:
     before = disk(box)
     box.dns.custom_yaml.write_text(HAND_EDITED)
     change = box.dns.update(force=True, actor=TEST_ACTOR)
-    assert any(line.startswith("nsd's zone list (zones.conf) was not updated and keeps its "
-                               "last good version:") for line in change.lines), change.lines
+    assert any(
+        line.startswith(
+            "nsd's zone list (zones.conf) was not updated and keeps its last good version:"
+        )
+        for line in change.lines
+    ), change.lines
     assert box.dns.zones_conf.read_bytes() == before[str(box.dns.zones_conf)]
     assert "/etc/shadow" not in box.dns.zones_conf.read_text()
     # A record value with a line in it: that zone keeps its last good version.
-    box.dns.custom_yaml.write_text(
-        "www.example.com:\n  AAAA: \"fe80::1%x\\n@\\tIN\\tA\\t6.6.6.6\"\n")
+    box.dns.custom_yaml.write_text('www.example.com:\n  AAAA: "fe80::1%x\\n@\\tIN\\tA\\t6.6.6.6"\n')
     zone = box.dns.zones_dir / "example.com.txt"
     old = zone.read_bytes()
     change = box.dns.update(force=True, actor=TEST_ACTOR)
-    assert any(line.startswith("DNS zone example.com was not updated and keeps its last good "
-                               "version: a record cannot be written to a zone file")
-               for line in change.lines), change.lines
+    assert any(
+        line.startswith(
+            "DNS zone example.com was not updated and keeps its last good "
+            "version: a record cannot be written to a zone file"
+        )
+        for line in change.lines
+    ), change.lines
     assert zone.read_bytes() == old
     assert "6.6.6.6" not in zone.read_text()
     with pytest.raises(FormatError):

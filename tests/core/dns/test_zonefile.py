@@ -73,11 +73,14 @@ def test_serial_rules() -> None:
     assert decide_serial(text, first, FIXED_TIME, force=True).serial == "2026112401"
     changed = text.replace("v=spf1 mx -all", "v=spf1 -all")
     assert decide_serial(changed, first, FIXED_TIME, force=False) == decide_serial(
-        changed, first, FIXED_TIME, force=False)
+        changed, first, FIXED_TIME, force=False
+    )
     assert decide_serial(changed, first, FIXED_TIME, force=False).serial == "2026112401"
     # A later serial (several changes a day) keeps counting up.
-    assert decide_serial(changed, with_serial(text, "2026112407"), FIXED_TIME,
-                         force=False).serial == "2026112408"
+    assert (
+        decide_serial(changed, with_serial(text, "2026112407"), FIXED_TIME, force=False).serial
+        == "2026112408"
+    )
     # A new day starts from the date.
     next_day = FIXED_TIME + 86400
     assert decide_serial(changed, first, next_day, force=False).serial == "2026112500"
@@ -109,8 +112,10 @@ def test_update_output_and_only_changed_zones(mbox: Box) -> None:
     forced = mbox.dns.update(force=True, actor=TEST_ACTOR)
     assert forced.lines[0] == "updated DNS: example.com,example.org"
     conf = mbox.dns.zones_conf.read_text()
-    assert conf == ("\nzone:\n\tname: example.com\n\tzonefile: example.com.txt.signed\n"
-                    "\nzone:\n\tname: example.org\n\tzonefile: example.org.txt.signed\n")
+    assert conf == (
+        "\nzone:\n\tname: example.com\n\tzonefile: example.com.txt.signed\n"
+        "\nzone:\n\tname: example.org\n\tzonefile: example.org.txt.signed\n"
+    )
 
 
 def test_zones_conf_change_alone_is_reported(mbox: Box) -> None:
@@ -122,9 +127,11 @@ def test_opendkim_tables(mbox: Box) -> None:
     key = mbox.config.storage_root / "mail/dkim/mail.private"
     opendkim = mbox.config.system_path("/etc/opendkim")
     assert (opendkim / "KeyTable").read_text() == (
-        f"box.example.com box.example.com:mail:{key}\nexample.com example.com:mail:{key}\n")
+        f"box.example.com box.example.com:mail:{key}\nexample.com example.com:mail:{key}\n"
+    )
     assert (opendkim / "SigningTable").read_text() == (
-        "*@box.example.com box.example.com\n*@example.com example.com\n")
+        "*@box.example.com box.example.com\n*@example.com example.com\n"
+    )
     (opendkim / "KeyTable").write_text("")
     lines = mbox.dns.update(actor=TEST_ACTOR).lines
     assert lines[0] == "updated DNS: OpenDKIM configuration"
@@ -137,6 +144,7 @@ def test_host_notes(mbox: Box, tmp_path: Path) -> None:
     # host's programs are real scripts of the test's own, in a folder searched instead of PATH.
     from core.dns.nsd import DnsHost
     from core.host import Host
+
     real = mbox.config.with_values(system_root=Path("/"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
