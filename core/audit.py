@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -50,6 +52,18 @@ class Actor:
 
 # The box itself, making a box or seeding the demo (`miab init`, `miab demo`).
 SETUP: Final = Actor("miab", "setup")
+
+
+def login_actor(face: str) -> Actor:
+    """The person at the console: the login that ran `sudo miab ...` (SUDO_USER), else the
+    user the program runs as; `face` says which face they used (`cli`, `tui`)."""
+    name = os.environ.get("SUDO_USER", "").strip()
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (OSError, KeyError):
+            name = f"uid {os.getuid()}"
+    return Actor(name, face)
 
 
 def stored_target(target: str) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import Box, init_box, locate_box, open_box, seed_demo
-from core.audit import SETUP, Actor
+from core.audit import SETUP, Actor, login_actor
 from core.errors import MiabError
 from core.mail.listing import alias_text, aliases_listing, users_listing
 from core.mail.users import human_size
@@ -25,15 +24,8 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def cli_actor() -> Actor:
-    """The person at the console: the login that ran `sudo miab ...` (SUDO_USER), else the
-    user the command runs as; recorded in the audit log with the face `cli`."""
-    name = os.environ.get("SUDO_USER", "").strip()
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (OSError, KeyError):
-            name = f"uid {os.getuid()}"
-    return Actor(name, "cli")
+    """The person at the console, recorded in the audit log with the face `cli`."""
+    return login_actor("cli")
 
 
 def _out(text: str) -> None:

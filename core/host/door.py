@@ -159,6 +159,37 @@ class Host:
 
     # --- programs ---------------------------------------------------------------------------
 
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        output_fd: int,
+        pass_fds: Sequence[int] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start `argv` (no shell) detached from the caller and return it without waiting:
+        for work that must outlive the face that asked for it (core.jobs). It gets its own
+        session, an empty stdin, `output_fd` for stdout and stderr, the folder `/`, and of
+        the caller's descriptors only `pass_fds`. `env` replaces the environment.
+
+        Raises:
+            OSError: the program could not be started (its message is the reason).
+        """
+        args = tuple(argv)
+        program = self.which(args[0]) if args else None
+        if program is None:
+            raise FileNotFoundError(2, "No such program", args[0] if args else "")
+        return subprocess.Popen(
+            [program, *args[1:]],
+            stdin=subprocess.DEVNULL,
+            stdout=output_fd,
+            stderr=output_fd,
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+            cwd="/",
+            env=None if env is None else dict(env),
+        )
+
     def which(self, name: str) -> str | None:
         """The full path of program `name` (sbin folders included), or None."""
         if os.sep in name:

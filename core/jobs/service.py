@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from core.audit import Actor
 from core.config import SYSTEM_CONF
 from core.errors import MiabError, NotFound, ValidationError
+from core.host import Host
 from core.jobs.registry import KIND_PATTERN, job_function, job_kinds
 
 if TYPE_CHECKING:
@@ -335,7 +335,8 @@ class JobService:
             0o600,
         )
         try:
-            proc = subprocess.Popen(
+            # Through the host door, as every program the product runs.
+            proc = Host(self._box.config).spawn(
                 [
                     sys.executable,
                     "-m",
@@ -344,12 +345,8 @@ class JobService:
                     str(job_id),
                     str(lock_fd),
                 ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
+                output_fd=log_fd,
                 pass_fds=(lock_fd,),
-                start_new_session=True,
-                cwd="/",
                 env=_runner_env(),
             )
         except OSError as exc:

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from core.audit import Actor
+from core.audit import login_actor
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.widgets.nav_bar import NavBar
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from miab_tui.app import MiabApp
 
 # Everything the TUI changes is recorded in the audit log as root on the console's TUI.
-TUI_ACTOR = Actor("root", "tui")
+# Whoever runs the TUI (the sudo login, else the user), as the command line records it.
+TUI_ACTOR = login_actor("tui")
 
 
 def summarise(result: Change | str | None, fallback: str) -> str:

@@ -98,6 +98,26 @@ def test_run_missing_program_is_a_result(tmp_path: Path) -> None:
     assert not host.run([str(tmp_path / "nothing-here")], timeout=10).ok
 
 
+def test_spawn_detaches_and_does_not_wait(tmp_path: Path) -> None:
+    host = Host(init_box(tmp_path / "box").config)
+    out = tmp_path / "out.txt"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        proc = host.spawn(
+            ["sh", "-c", "echo $$; cut -d' ' -f6 /proc/self/stat; echo started >&2"],
+            output_fd=fd,
+            env={},
+        )
+    finally:
+        os.close(fd)
+    assert proc.wait(timeout=10) == 0
+    pid, session, said = out.read_text().splitlines()
+    assert said == "started"
+    assert session == pid == str(proc.pid)  # it leads a session of its own
+    with pytest.raises(FileNotFoundError):
+        host.spawn(["no-such-program-here"], output_fd=1)
+
+
 def test_which_searches_sbin(tmp_path: Path) -> None:
     host = Host(real_box(tmp_path))
     assert host.which("sh") is not None

@@ -14,6 +14,7 @@ from core.mfa.qr import QUIET_ZONE
 from miab_tui.app import MiabApp
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.mfa_enable import TIGHT_QUIET_ZONE, MfaEnableForm, grouped_secret
+from miab_tui.screens.base import TUI_ACTOR
 from miab_tui.screens.mfa import MfaScreen
 from miab_tui.widgets.qr_code import QrCode
 from tests.conftest import FIXED_TIME, TEST_ACTOR
@@ -158,7 +159,7 @@ async def test_code_from_the_shown_secret_enables_totp(app: MiabApp) -> None:
         assert f"TOTP enabled: {ALICE} #{methods[0].id} phone" in notifications(pilot)
     latest = app.box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.target, latest.outcome) == (
-        "root",
+        TUI_ACTOR.name,
         "tui",
         "enable MFA",
         ALICE,
@@ -310,7 +311,7 @@ async def test_disable_one_method_after_confirming(app: MiabApp) -> None:
     assert app.box.mfa.list_methods(ME) == (first,)
     latest = app.box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.target) == (
-        "root",
+        TUI_ACTOR.name,
         "tui",
         "disable MFA",
         f"{ME} #{second.id}",

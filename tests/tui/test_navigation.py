@@ -5,6 +5,7 @@ from __future__ import annotations
 from miab_tui.app import MiabApp
 from miab_tui.screens.activity import ActivityScreen
 from miab_tui.screens.aliases import AliasesScreen
+from miab_tui.screens.base import TUI_ACTOR
 from miab_tui.screens.domains import DomainsScreen
 from miab_tui.screens.users import UsersScreen
 from miab_tui.widgets.record_browser import RecordBrowser
@@ -94,7 +95,7 @@ async def test_activity_shows_tui_changes(app: MiabApp) -> None:
         first = app.screen.table.ordered_rows[0].cells
         assert first == (
             "2026-11-24 12:00:00",
-            "root",
+            TUI_ACTOR.name,
             "tui",
             "add privilege",
             "bob@example.com admin",

@@ -9,6 +9,7 @@ from core.mail.users import USER_CHARS_MESSAGE
 from miab_tui.app import MiabApp
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.user_form import PasswordForm, QuotaForm, UserForm
+from miab_tui.screens.base import TUI_ACTOR
 from miab_tui.screens.users import UsersScreen
 from tests.tui.conftest import SIZE, settle
 from tests.tui.helpers import field_error, fill, save, select, table_keys
@@ -49,7 +50,7 @@ async def test_add_user(app: MiabApp) -> None:
     assert verify_password("a-good-password", box.mail.users.password_hash("zoe@example.com"))
     latest = box.audit.recent(1)[0]
     assert (latest.actor, latest.face, latest.operation, latest.outcome) == (
-        "root",
+        TUI_ACTOR.name,
         "tui",
         "add user",
         "ok",
