@@ -17,6 +17,7 @@ from api_server import bodies, responses
 from api_server.auth_plugin import client_address
 from api_server.fields import field
 from api_server.routes import actor, paths
+from core.jobs.kinds import DNS_UPDATE
 
 if TYPE_CHECKING:
     from core.auth import Caller
@@ -74,7 +75,11 @@ def register(app: Bottle, box: Box) -> None:
 
     @app.post(paths("/dns/update"))
     def update(caller: Caller) -> HTTPResponse:
-        change = dns.update(force=field("force") == "1", actor=actor(caller))
+        if field("force") == "1":
+            # Rebuilding and re-signing every zone is long work: a job (one at a time across
+            # every face, surviving this request), waited on for the spec's answer.
+            return responses.text(box.jobs.result(DNS_UPDATE, actor=actor(caller)))
+        change = dns.update(force=False, actor=actor(caller))
         return responses.text(change.text)
 
     @app.get(paths("/dns/secondary-nameserver"))

@@ -77,9 +77,10 @@ def run(box_path: str, job_id: int, handed: int | None) -> int:
         state, result = JobState.CANCELLED, "Cancelled."
     except MiabError as exc:
         result = exc.message
-    except Exception as exc:
+    except Exception:
         log.exception("job %s (%s) failed", job_id, job.kind)
-        result = str(exc) or type(exc).__name__
+        # Faces show this; the exception's own text stays in the jobs log with its traceback.
+        result = "An unexpected error stopped it; the jobs log has the details."
     jobs._end(job_id, state, result)
     box.close()
     os.close(fd)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from core.audit import Actor
 from core.config import SYSTEM_CONF
-from core.errors import MiabError, NotFound, ValidationError
+from core.errors import HostError, MiabError, NotFound, ValidationError
 from core.host import Host
 from core.jobs.registry import KIND_PATTERN, job_function, job_kinds
 
@@ -229,6 +229,46 @@ class JobService:
             time.sleep(
                 poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic()))
             )
+
+    def run(
+        self,
+        kind: str,
+        *,
+        actor: Actor,
+        params: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        """Start a job of `kind` and wait for it, for a face that answers synchronously (the
+        API keeps the spec's answers). A job of that kind already under way is waited for
+        first and then this one starts: the caller asked for the work done from now on.
+
+        Raises: as `start`.
+        """
+        started = self.start(kind, actor=actor, params=params)
+        if started.already_running:
+            self.wait(started.job.id, timeout)
+            started = self.start(kind, actor=actor, params=params)
+        return self.wait(started.job.id, timeout)
+
+    def result(
+        self,
+        kind: str,
+        *,
+        actor: Actor,
+        params: Mapping[str, object] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """`run`, then the finished job's result.
+
+        Raises:
+            HostError: the job failed, was cancelled or is still going at `timeout` (the
+                message says which; the traceback, if any, is in the jobs log).
+        """
+        job = self.run(kind, actor=actor, params=params, timeout=timeout)
+        if job.state is JobState.DONE:
+            return job.result
+        what = job.state.value if job.finished else "still running"
+        raise HostError(f"The {kind} job #{job.id} {what}: {job.result or 'no result'}")
 
     def _fetch(self, job_id: int) -> Job | None:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))

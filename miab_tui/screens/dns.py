@@ -26,6 +26,9 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from core.dns.dnssec import ALGORITHMS
 from core.dns.records import CustomRecord, DnsRecord
 from core.dns.service import DsRecord, FileDiff, Zone
+from core.errors import MiabError
+from core.jobs import Job, JobState
+from core.jobs.kinds import DNS_UPDATE
 from core.mail.addresses import prettify_domain
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
@@ -33,6 +36,7 @@ from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.dns_algorithm import DnsAlgorithmDialog
 from miab_tui.modals.dns_record_form import DnsRecordForm
 from miab_tui.modals.dns_secondary_form import DnsSecondaryForm
+from miab_tui.modals.job_follow import JobFollowDialog
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
 from miab_tui.widgets.nav_bar import NavBar
 from miab_tui.widgets.record_table import Column, RecordTable, Row
@@ -534,11 +538,41 @@ class DnsScreen(AreaScreen):
     def action_apply_update(self, force: bool = False) -> None:
         if self._refuse_while_busy():
             return
+        if force:
+            self._force_update()
+            return
         dns = self.box.dns
         self.run_busy(
             lambda: dns.update(force=force, actor=TUI_ACTOR),
             "Re-signing every zone…" if force else "Updating DNS…",
             "DNS is up to date: nothing changed.",
+        )
+
+    def _force_update(self) -> None:
+        """Re-signing every zone is long work: a job in a process of its own (one at a time
+        across every face; it goes on if this TUI closes), followed live in a dialog."""
+        try:
+            started = self.box.jobs.start(DNS_UPDATE, actor=TUI_ACTOR)
+        except MiabError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        if started.already_running:
+            self.notify("A DNS update is running already: following it.")
+
+        def finished(job: Job | None) -> None:
+            if job is None:
+                self.notify("The DNS update goes on in the background.")
+            elif job.state is JobState.DONE:
+                self.notify(job.result.strip() or "DNS updated.", title="DNS")
+                self.load_preview()
+            else:
+                self.notify(job.result or job.state.value, title="DNS update", severity="error")
+
+        self.app.push_screen(
+            JobFollowDialog(
+                self.box.jobs, started.job.id, actor=TUI_ACTOR, title="Re-signing every zone"
+            ),
+            finished,
         )
 
     # --- the busy state ---------------------------------------------------------------

@@ -340,3 +340,31 @@ async def test_a_change_that_changes_nothing_says_so_and_is_the_tuis(app: MiabAp
         "blog.example.com A",
         "ok",
     )
+
+
+async def test_force_update_runs_as_a_job_followed_live(app: MiabApp) -> None:
+    """`U` re-signs every zone as a job in a process of its own (core.jobs), shown in a
+    dialog with its progress until it ends; the job is the API's and any TUI's too."""
+    import asyncio
+
+    from core.jobs import JobState
+    from miab_tui.modals.job_follow import JobFollowDialog
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_dns(pilot)
+        await pilot.press("U")
+        await pilot.pause()
+        assert isinstance(app.screen, JobFollowDialog)
+        job_id = app.screen.job_id
+        for _ in range(300):  # the job runs in its own process; follow it up to 30 s
+            await asyncio.sleep(0.1)
+            await pilot.pause()
+            if not isinstance(app.screen, JobFollowDialog):
+                break
+        assert isinstance(app.screen, DnsScreen), "the dialog closes when the job ends"
+        await settle(pilot)
+        job = app.box.jobs.get(job_id)
+        assert job.state is JobState.DONE and job.actor.face == "tui"
+        assert job.result.startswith("updated DNS: ")
+        assert any(n.startswith("updated DNS: ") for n in notifications(pilot))
+        assert [line.text for line in app.box.jobs.lines(job_id)][0]
