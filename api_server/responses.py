@@ -37,7 +37,16 @@ def plain(body: str, status: int, headers: dict[str, str] | None = None) -> HTTP
 
 
 def render_json(data: object) -> str:
-    """The reference's JSON body: 2-space indent, sorted keys, trailing newline."""
+    """The reference's JSON body: 2-space indent, sorted keys, trailing newline.
+
+    A list is encoded an element at a time (indented text is byte for byte what one call
+    gives; JSON strings hold no raw newline): the indenting encoder is pure Python and keeps
+    every piece of its output until the end, which for 20,000 aliases in one call was tens
+    of MB at once, left behind as fragmentation in long-lived workers.
+    """
+    if isinstance(data, list) and data:
+        parts = [_json.dumps(item, indent=2, sort_keys=True).replace("\n", "\n  ") for item in data]
+        return "[\n  " + ",\n  ".join(parts) + "\n]\n"
     return _json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

@@ -47,7 +47,7 @@ class BoxWatcher:
         if self._thread.is_alive():
             self._thread.join(timeout=2)
 
-    def _version(self) -> tuple[tuple[int, int], ...]:
+    def _version(self) -> tuple[tuple[int, int, int], ...]:
         return tuple(database.version() for database in self._databases)
 
     def _run(self) -> None:

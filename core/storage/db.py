@@ -63,6 +63,7 @@ class Database:
         self._gen_lock = threading.Lock()
         self._cache: dict[str, tuple[Hashable, float, object]] = {}
         self._compute_locks: dict[str, threading.Lock] = {}
+        self._header_fd: int | None = None  # see _change_counter; never closed
         _DATABASES.add(self)
 
     def _connect(self) -> sqlite3.Connection:
@@ -112,21 +113,52 @@ class Database:
         with self._gen_lock:
             self._generation += 1
 
-    def version(self) -> tuple[int, int]:
+    def version(self) -> tuple[int, int, int]:
         """A value that changes whenever the database may have changed, from any process.
 
-        `PRAGMA data_version` changes on a connection when another connection commits, but
-        its values mean nothing across connections; so each thread compares its own
-        connection's value with what it saw last and, on a change (or on its first look, not
-        knowing what it missed), moves the process-wide epoch on. The generation counts this
-        object's own commits.
+        A rollback-journal database (users.sqlite) says so itself: the file change counter in
+        its header moves with every commit, whoever makes it, so every thread of the process
+        shares one value. Otherwise (WAL) `PRAGMA data_version` changes on a connection when
+        another connection commits, but its values mean nothing across connections; so each
+        thread compares its own connection's value with what it saw last and, on a change (or
+        on its first look, not knowing what it missed), moves the process-wide epoch on. The
+        generation counts this object's own commits.
         """
+        counter = self._change_counter() if self.journal == "delete" else None
+        if counter is not None:
+            return 0, counter, self._generation
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
         if getattr(self._local, "data_version", None) != data_version:
             self._local.data_version = data_version
             with self._gen_lock:
                 self._epoch += 1
-        return self._epoch, self._generation
+        return 1, self._epoch, self._generation
+
+    def _change_counter(self) -> int | None:
+        """The header's file change counter (bytes 24-27), or None when the file is in WAL
+        mode (bytes 18-19 are 2: the counter does not move on each commit then).
+
+        Read with `pread` on a descriptor kept open for the life of the process: closing any
+        descriptor of a database file would drop every POSIX lock this process's SQLite
+        connections hold on it. A read during a commit may see the new counter early; the
+        query that follows waits for the commit, so the value is never older than its key.
+        """
+        fd = self._header_fd
+        if fd is None:
+            with self._gen_lock:
+                if self._header_fd is None:
+                    try:
+                        self._header_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                    except OSError:
+                        return None
+                fd = self._header_fd
+        try:
+            header = os.pread(fd, 28, 0)
+        except OSError:
+            return None
+        if len(header) < 28 or header[18] == 2 or header[19] == 2:
+            return None
+        return int.from_bytes(header[24:28], "big")
 
     def cached(
         self,
