@@ -119,6 +119,25 @@ def time_adds(base: str, auth: str, domain: str, count: int) -> list[float]:
     return timings
 
 
+def start_serve(box_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """`miab serve` on the box as an admin starts it (its own defaults unless `extra`)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "miab_tui",
+            "serve",
+            "--box",
+            str(box_dir),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
     """The server process and its workers."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
@@ -177,20 +196,7 @@ def worker_memory(users: int, seconds: int) -> list[float]:
         api_key = box.auth.user_api_key(admin)
         box.close()
         port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "miab_tui",
-                "serve",
-                "--box",
-                str(workdir / "box"),
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_serve(workdir / "box", port)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base + "/mail/users")
@@ -243,21 +249,12 @@ def main() -> None:
     api_key = box.auth.user_api_key(admin)
     box.close()
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "miab_tui",
-        "serve",
-        "--box",
-        str(workdir / "box"),
-        "--port",
-        str(port),
-    ]
+    extra: list[str] = []
     if args.workers:
-        cmd += ["--workers", str(args.workers)]
+        extra += ["--workers", str(args.workers)]
     if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        extra += ["--threads", str(args.threads)]
+    server = start_serve(workdir / "box", port, *extra)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/mail/users")
