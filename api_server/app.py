@@ -8,7 +8,7 @@ from bottle import Bottle, JSONPlugin
 
 from api_server import bodies, errors
 from api_server.auth_plugin import AuthPlugin
-from api_server.routes import dns, mail, mfa, user
+from api_server.routes import dns, mail, mfa, ssl, user
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -28,4 +28,5 @@ def make_app(box: Box) -> Bottle:
     mail.register(app, box)
     dns.register(app, box)
     mfa.register(app, box)
+    ssl.register(app, box)
     return app

@@ -22,6 +22,8 @@ from core.mail.users import UserService
 from core.mfa import MfaService
 from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
+from core.tls.certificates import ensure_system_certificate
+from core.tls.service import TlsService
 
 Clock = Callable[[], float]
 
@@ -70,6 +72,7 @@ class Box:
             self.audit,
             self.hooks,
         )
+        self.tls = TlsService(self)
         self.jobs = JobService(self)  # long work in detached processes (core.jobs)
         # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
         # update as its step 4 (web and TLS subscribe here as they arrive).
@@ -183,6 +186,8 @@ def init_box(
     create_schema(db, FRESH_SCHEMA)
     db.close()
     atomic_write(config.api_key_path, secrets.token_hex(16) + "\n", mode=0o640)
+    # A self-signed certificate for the primary hostname, so a new box serves TLS at once.
+    ensure_system_certificate(config.ssl_dir, primary_hostname, clock())
     # The conf goes last: its presence is what marks the folder as a finished box.
     write_config(config, conf_path)
     return Box(load_config(directory), clock=clock)

@@ -25,8 +25,14 @@ class UserCredentialsChanged:
     email: str
 
 
-Event = MailChanged | UserCredentialsChanged
-E = TypeVar("E", MailChanged, UserCredentialsChanged)
+@dataclass(frozen=True, slots=True)
+class CertificatesChanged:
+    """A certificate was installed or provisioned: the web configuration follows (SYSTEM.md
+    §1.6 step 3), and DNS (the MTA-STS policy depends on valid certificates)."""
+
+
+Event = MailChanged | UserCredentialsChanged | CertificatesChanged
+E = TypeVar("E", MailChanged, UserCredentialsChanged, CertificatesChanged)
 
 
 class Hooks:

@@ -1,4 +1,4 @@
-"""The `miab` command: create boxes, open the TUI, serve the API, and script users/aliases.
+"""The `miab` command: create boxes, open the TUI, serve the API, script users/aliases and TLS.
 
 Every subcommand takes `--box DIR` (a folder made by `miab init`); without it the real box's
 `/etc/mailinabox.conf` is used when present.
@@ -10,17 +10,22 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core import Box, init_box, locate_box, open_box, seed_demo
 from core.audit import SETUP, Actor, login_actor
 from core.errors import MiabError
+from core.jobs import Job, JobState
+from core.jobs.kinds import TLS_PROVISION
 from core.mail.listing import alias_text, aliases_listing, users_listing
 from core.mail.users import human_size
+from core.tls.service import ProvisionOutcome
 
 DEMO_DIR = "demo-box"
 CREDENTIALS_FILE = "demo-credentials.txt"
+JOB_POLL = 0.1  # seconds between looks at a job the command follows
 
 
 def cli_actor() -> Actor:
@@ -240,6 +245,108 @@ def cmd_mfa_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tls_status(args: argparse.Namespace) -> int:
+    """`/ssl/status`: each web domain's certificate status. `--json` has the API's shape,
+    but keeps `warning` for a self-signed certificate (the reference's value; the API answers
+    `danger`, the spec's)."""
+    status = open_box(args.box).tls.status()
+    if args.json:
+        body = {
+            "can_provision": list(status.can_provision),
+            "status": [
+                {"domain": r.domain, "status": r.status, "text": r.text} for r in status.rows
+            ],
+        }
+        _out(json.dumps(body, indent=2, sort_keys=True))
+        return 0
+    for row in status.rows:
+        _out(f"{row.domain}\t{row.status}\t{row.text}")
+    return 0
+
+
+def cmd_tls_csr(args: argparse.Namespace) -> int:
+    _out(open_box(args.box).tls.csr(args.domain, args.country))
+    return 0
+
+
+def _read_pem(name: str) -> str:
+    """A certificate file's text (`-`: stdin). Anything but ASCII is left for core to refuse
+    with the reference's message."""
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        raise MiabError(f"Cannot read {name}: {exc.strerror}.") from None
+    return data.decode("utf-8", "replace")
+
+
+def cmd_tls_install(args: argparse.Namespace) -> int:
+    if args.certfile == "-" and args.chainfile == "-":
+        raise MiabError("Only one of the certificate and the chain can be read from stdin.")
+    box = open_box(args.box)
+    cert = _read_pem(args.certfile)
+    chain = _read_pem(args.chainfile) if args.chainfile else ""
+    change = box.tls.install(args.domain, cert, chain, actor=cli_actor())
+    if change.changed:
+        _out(change.text or "OK")
+    else:
+        _out("That certificate is installed already.")
+    return 0
+
+
+def _follow(box: Box, job_id: int, show: Callable[[str], None] | None) -> Job:
+    """Wait for a job, handing each progress line to `show` as it comes."""
+    after = 0
+    while True:
+        job = box.jobs.get(job_id)  # before the lines: none is missed after it has ended
+        for line in box.jobs.lines(job_id, after):
+            after = line.number
+            if show is not None:
+                show(line.text)
+        if job.finished:
+            return job
+        time.sleep(JOB_POLL)
+
+
+def _provision(box: Box, domains: Sequence[str], *, quiet: bool) -> int:
+    """Run the provisioning job (after one already under way, as the API does), then print
+    each request as the reference's `ssl_certificates.py` does; `quiet` (its `-q`, the nightly
+    run) prints no progress and leaves out the skipped requests. 1 if any request failed."""
+    params = {"domains": list(domains)} if domains else None
+    show = None if quiet else _out
+    started = box.jobs.start(TLS_PROVISION, actor=cli_actor(), params=params)
+    if started.already_running:
+        if not quiet:
+            _out(f"waiting for the provisioning already under way (job #{started.job.id})")
+        _follow(box, started.job.id, show)
+        started = box.jobs.start(TLS_PROVISION, actor=cli_actor(), params=params)
+    job = _follow(box, started.job.id, show)
+    if job.state is not JobState.DONE:
+        raise MiabError(f"The {TLS_PROVISION} job #{job.id} {job.state.value}: {job.result}")
+    outcome = ProvisionOutcome.from_json(job.result)
+    if not quiet:
+        _out("\n")  # a blank line between the progress and the requests
+    for request in outcome.requests:
+        if quiet and request.result == "skipped":
+            continue
+        _out(f"{request.result}: {', '.join(request.domains)}:")
+        for line in request.log:
+            _out(line)
+        _out("\n")
+    for message in outcome.messages:
+        _out(message)
+    return 1 if any(r.result == "error" for r in outcome.requests) else 0
+
+
+def cmd_tls_provision(args: argparse.Namespace) -> int:
+    return _provision(open_box(args.box), args.domains, quiet=False)
+
+
+def cmd_tls_renew(args: argparse.Namespace) -> int:
+    """For cron: provision what lacks a good certificate or expires within 14 days, printing
+    only what was requested (nothing on a quiet night)."""
+    return _provision(open_box(args.box), (), quiet=True)
+
+
 # --- parser -------------------------------------------------------------------------------
 
 
@@ -350,6 +457,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("email")
     p.add_argument("--id", type=int, metavar="N", help="only the method with this id")
+
+    tls = sub.add_parser("tls", help="TLS certificates").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = command(tls, "status", cmd_tls_status, "each web domain's certificate status")
+    p.add_argument("--json", action="store_true")
+    p = command(
+        tls, "csr", cmd_tls_csr, "print a certificate signing request made with the box's key"
+    )
+    p.add_argument("domain")
+    p.add_argument("country", help="two-letter ISO 3166 country code, e.g. GB")
+    p = command(
+        tls, "install", cmd_tls_install, "install a certificate signed for a CSR from this box"
+    )
+    p.add_argument("domain")
+    p.add_argument("certfile", help="the certificate (PEM); - reads stdin")
+    p.add_argument("chainfile", nargs="?", help="the intermediate chain (PEM); - reads stdin")
+    p = command(
+        tls,
+        "provision",
+        cmd_tls_provision,
+        "request certificates over ACME (Let's Encrypt) for the domains that need one",
+    )
+    p.add_argument("domains", nargs="*", metavar="DOMAIN", help="only these (default: all)")
+    command(
+        tls,
+        "renew",
+        cmd_tls_renew,
+        "provision quietly, for cron: prints only what was requested; exit 1 if any failed",
+    )
     return parser
 
 

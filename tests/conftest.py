@@ -11,6 +11,7 @@ from core import Box, init_box, seed_demo
 from core.audit import Actor
 from core.dns.dnssec import ensure_keys
 from core.dns.sources import ensure_dkim_key, ensure_tls_key
+from core.tls import ensure_system_certificate
 
 # 2026-11-24 12:00:00 UTC: every test and snapshot sees this time.
 FIXED_TIME = 1795521600.0
@@ -41,9 +42,16 @@ def actor() -> Actor:
 
 
 def copy_keys(material: Path, box: Box) -> None:
+    """Put the session's keys in the box. The self-signed certificate `init_box` made for its
+    own key is made again for the copied key, as setup would have."""
     root = box.config.storage_root
     for sub in ("mail/dkim", "ssl", "dns/dnssec"):
         shutil.copytree(material / sub, root / sub, dirs_exist_ok=True)
+    ssl_dir = box.config.ssl_dir
+    for made in ssl_dir.glob("*-selfsigned-*.pem"):
+        made.unlink()
+    (ssl_dir / "ssl_certificate.pem").unlink(missing_ok=True)
+    ensure_system_certificate(ssl_dir, box.config.primary_hostname, box.clock())
 
 
 @pytest.fixture

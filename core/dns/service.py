@@ -311,6 +311,11 @@ class DnsService:
                 text, decide_serial(text, None, self._box.clock(), force=True).serial
             )
 
+    def zone_facts(self) -> ZoneFacts:
+        """The facts the zones are built from (mail domains, zones, custom records), for the
+        areas that follow them (web domains, TLS)."""
+        return self._facts()[0]
+
     def domains_with_a_records_elsewhere(self) -> frozenset[str]:
         """DNS.md §10: names whose website is hosted elsewhere (for the web and TLS areas)."""
         return frozenset(

@@ -9,6 +9,7 @@ from core.jobs.registry import JobContext, register
 
 DNS_UPDATE = "dns-update"
 SELF_TEST = "self-test"
+TLS_PROVISION = "tls-provision"
 
 
 @register(DNS_UPDATE)
@@ -21,6 +22,21 @@ def dns_update(ctx: JobContext) -> str:
         ctx.progress(line, None)
     ctx.progress("", 1.0)
     return change.text
+
+
+@register(TLS_PROVISION)
+def tls_provision(ctx: JobContext) -> str:
+    """`box.tls.provision`: request, install and renew certificates over ACME. Parameter
+    `domains` (a list) limits it to those names. The result is the outcome as JSON."""
+    limit = ctx.params.get("domains")
+    if limit is not None and (
+        not isinstance(limit, list)
+        or len(limit) > 1000
+        or not all(isinstance(d, str) for d in limit)
+    ):
+        raise ValidationError("domains must be a list of domain names.", field="domains")
+    outcome = ctx.box.tls.provision(actor=ctx.actor, limit=limit, progress=ctx.progress)
+    return outcome.to_json()
 
 
 @register(SELF_TEST)

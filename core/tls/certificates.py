@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import secrets
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -158,3 +159,50 @@ def valid_certificate_names(ssl_dir: Path, names: Iterable[str], now: float) -> 
                 continue
             good.add(name)
     return frozenset(good)
+
+
+# --- the initial self-signed certificate ------------------------------------------------------
+
+
+def ensure_system_certificate(ssl_dir: Path, primary_hostname: str, now: float) -> bool:
+    """Make the box's key if missing, and, when `ssl_certificate.pem` is missing, a self-signed
+    certificate for the primary hostname (365 days, as setup does: STORAGE.md §5) with the link
+    pointing at it, so a new box serves TLS at once. True if a certificate was made."""
+    ensure_tls_key(ssl_dir)
+    link = ssl_dir / "ssl_certificate.pem"
+    if link.exists():
+        return False
+    key = serialization.load_pem_private_key(
+        (ssl_dir / "ssl_private_key.pem").read_bytes(), password=None
+    )
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("ssl_private_key.pem is not an RSA key")
+    start = datetime.datetime.fromtimestamp(now, datetime.UTC).replace(microsecond=0)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, primary_hostname)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(primary_hostname)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    path = ssl_dir / f"{primary_hostname}-selfsigned-{start:%Y%m%d}.pem"
+    atomic_write(path, cert.public_bytes(serialization.Encoding.PEM))
+    point_link(link, path)
+    return True
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Point the symlink `link` at `target` atomically (a new link renamed over the old), so
+    postfix, dovecot and nginx never find it missing."""
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except OSError:
+        os.unlink(tmp)
+        raise

@@ -11,13 +11,14 @@ import base64
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
     from core import Box
+    from tests.integration.pebble import Pebble
 
 
 def running_in_ci() -> bool:
@@ -66,3 +67,16 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
+    """A private ACME CA (`tests.integration.pebble`), one per test module."""
+    from tests.integration.pebble import running_pebble
+
+    program = require_program("pebble", "pebble")
+    challtestsrv = require_program("pebble-challtestsrv", "pebble")
+    with running_pebble(
+        tmp_path_factory.mktemp("pebble"), pebble=program, challtestsrv=challtestsrv
+    ) as server:
+        yield server
