@@ -8,7 +8,7 @@ from bottle import Bottle, JSONPlugin
 
 from api_server import bodies, errors
 from api_server.auth_plugin import AuthPlugin
-from api_server.routes import dns, mail, mfa, ssl, user
+from api_server.routes import dns, mail, mfa, spec, ssl, user
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -29,4 +29,5 @@ def make_app(box: Box) -> Bottle:
     dns.register(app, box)
     mfa.register(app, box)
     ssl.register(app, box)
+    spec.register(app, box)
     return app

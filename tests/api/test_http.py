@@ -174,3 +174,20 @@ def test_error_texts_never_carry_exception_messages(api: Api) -> None:
 
 def test_admin_login_still_works_after_all_that(api: Api) -> None:
     api.get("/mail/users", auth=basic("me@example.com", DEMO_ADMIN_PASSWORD))
+
+
+def test_the_spec_is_served_unauthenticated(demo_box: Box) -> None:
+    """API users can generate a client from the box itself; it is the copy the tests use."""
+    import yaml
+    from webtest import TestApp
+
+    from api_server.spec import SPEC_PATH
+
+    app = TestApp(make_app(demo_box))
+    for path in ("/openapi.yml", "/admin/openapi.yml"):
+        resp = app.get(path)
+        assert resp.headers["Content-Type"] == "application/yaml; charset=utf-8"
+        assert resp.body == SPEC_PATH.read_bytes()
+        spec = yaml.safe_load(resp.body)
+        assert spec["info"]["version"] == "0.51.0"
+        assert "/ssl/status" in spec["paths"]

@@ -237,6 +237,16 @@ def imap_box(shared_dir: Path) -> Iterator[Box]:
 @pytest.fixture
 def dovecot(imap_box: Box, shared_dir: Path) -> Iterator[Dovecot]:
     binary = require_program("dovecot", "dovecot-core")
+    # Every part the config below uses, each named with the Debian package that brings it
+    # (dovecot-core alone has no IMAP service and no SQL driver).
+    libexec = Path(binary).resolve().parent.parent / "lib" / "dovecot"
+    for part, package in (
+        (libexec / "imap", "dovecot-imapd"),
+        (libexec / "imap-login", "dovecot-imapd"),
+        (libexec / "modules" / "auth" / "libdriver_sqlite.so", "dovecot-sqlite"),
+    ):
+        if not part.exists():
+            missing_requirement(f"{part} is missing (Debian package {package})")
     version = dovecot_version(binary)
     if version >= (2, 4):
         # 2.4 renamed most settings (sql_driver, mail_path, %{user} variables); the config
