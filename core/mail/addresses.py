@@ -60,6 +60,20 @@ def sanitize_idn_email_address(address: str) -> str:
         return address
 
 
+def user_address(address: str) -> str:
+    """A user's address as stored: its domain in IDNA and lower case (domains are not
+    case-sensitive), its local part as given (the user rules then refuse upper case there, in
+    the reference's words). Anything that does not encode is returned unchanged, to be refused
+    by the rules with their message."""
+    local, sep, domain = address.rpartition("@")
+    if not sep or len(address) > 512:
+        return address
+    try:
+        return local + "@" + domain.lower().encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        return address
+
+
 def prettify_idn_email_address(address: str) -> str:
     """Decode an IDNA domain part back to Unicode for display."""
     try:

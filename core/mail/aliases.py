@@ -247,6 +247,24 @@ class AliasService:
                     result = "alias updated"
         return Change.of(result, *self._hooks.emit(MailChanged()))
 
+    def ensure_administrator_alias(self, admin_email: str, *, actor: Actor) -> Change:
+        """Setup's last step (the reference's first-user script): `administrator@` the primary
+        hostname forwards to the first admin, so every required alias reaches someone. Nothing
+        happens if that address is already an alias or a user."""
+        administrator = "administrator@" + self._config.primary_hostname
+        taken = self._db.query(
+            "SELECT 1 FROM aliases WHERE source=? UNION SELECT 1 FROM users WHERE email=?",
+            (administrator, administrator),
+        )
+        if taken:
+            return Change.unchanged()
+        return self.add_alias(administrator, admin_email, actor=actor)
+
+    def is_required(self, address: str) -> bool:
+        """True for the addresses the housekeeping keeps (postmaster@, abuse@, ...): removing
+        one only lasts until the next change re-creates it."""
+        return sanitize_idn_email_address(address) in self._required_aliases()
+
     def remove_alias(self, address: str, *, actor: Actor) -> Change:
         """Raises: NotFound: no such alias."""
         address = sanitize_idn_email_address(address)

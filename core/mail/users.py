@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, NotFound, ValidationError
 from core.events import Hooks, MailChanged, UserCredentialsChanged
-from core.mail.addresses import is_dcv_address, prettify_domain, validate_email
+from core.mail.addresses import is_dcv_address, prettify_domain, user_address, validate_email
 from core.mail.domains import sort_domains, sort_email_addresses
 from core.mail.passwords import hash_password, validate_password
 from core.results import Change
@@ -263,6 +263,7 @@ class UserService:
 
     def get_privileges(self, email: str) -> tuple[str, ...]:
         """Raises: NotFound: no such user."""
+        email = user_address(email)
         rows = self._db.query("SELECT privileges FROM users WHERE email=?", (email,))
         if not rows:
             raise NotFound(f"That's not a user ({email}).", field="email")
@@ -270,6 +271,7 @@ class UserService:
 
     def get_quota(self, email: str) -> str:
         """Raises: NotFound: no such user."""
+        email = user_address(email)
         if not self._schema.has_quota:
             if not self.exists(email):
                 raise NotFound(f"That's not a user ({email}).", field="email")
@@ -296,6 +298,7 @@ class UserService:
             ValidationError: the address, password, a privilege or the quota is refused.
             AlreadyExists: a user with this address exists.
         """
+        email = user_address(email)
         with self._audit.recording(actor, "add user", email):
             if email.strip() == "":
                 raise ValidationError("No email address provided.", field="email")
@@ -346,6 +349,7 @@ class UserService:
         Raises:
             NotFound: no such user.
         """
+        email = user_address(email)
         with self._audit.recording(actor, "remove user", email):
             with self._db.write() as conn:
                 row = conn.execute("SELECT id FROM users WHERE email=?", (email,)).fetchone()
@@ -360,6 +364,7 @@ class UserService:
 
     def set_password(self, email: str, password: str, *, actor: Actor) -> None:
         """Raises: ValidationError: password refused. NotFound: no such user."""
+        email = user_address(email)
         with self._audit.recording(actor, "set password", email):
             validate_password(password)
             hashed = hash_password(password)
@@ -379,6 +384,7 @@ class UserService:
 
     def _change_privilege(self, email: str, privilege: str, *, add: bool, actor: Actor) -> None:
         operation = "add privilege" if add else "remove privilege"
+        email = user_address(email)
         with self._audit.recording(actor, operation, f"{email} {privilege}".strip()):
             validate_privilege(privilege)
             with self._db.write() as conn:
@@ -398,6 +404,7 @@ class UserService:
 
     def set_quota(self, email: str, quota: str, *, actor: Actor) -> None:
         """Raises: ValidationError: bad quota, or a v0.51 database. NotFound: no such user."""
+        email = user_address(email)
         with self._audit.recording(actor, "set quota", f"{email} {quota}"):
             quota = validate_quota(quota)
             if not self._schema.has_quota:

@@ -1,0 +1,59 @@
+"""What a new admin meets first (issue "The first hour of a new admin"), in core: user
+addresses with Unicode or upper-case domains, setup's administrator@ alias, required aliases."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import Box
+from core.errors import ValidationError
+from core.mail.addresses import user_address
+from tests.conftest import TEST_ACTOR
+
+
+def test_user_address_stores_the_domain_in_idna_lower_case() -> None:
+    assert user_address("hans@münchen.example") == "hans@xn--mnchen-3ya.example"
+    assert user_address("alice@Example.COM") == "alice@example.com"
+    assert user_address("ALICE@example.com") == "ALICE@example.com"  # refused later, in words
+    assert user_address("no-at-sign") == "no-at-sign"
+    assert user_address("x@" + "a" * 300) == "x@" + "a" * 300  # does not encode: unchanged
+
+
+def test_users_with_unicode_domains_in_every_operation(box: Box) -> None:
+    users = box.mail.users
+    users.add_user("hans@münchen.example", "Secret-pass-1", "admin", actor=TEST_ACTOR)
+    assert users.emails() == ("hans@xn--mnchen-3ya.example",)
+    users.set_password("hans@MÜNCHEN.example", "Secret-pass-2", actor=TEST_ACTOR)
+    assert users.get_privileges("hans@münchen.example") == ("admin",)
+    users.remove_privilege("hans@xn--mnchen-3ya.example", "admin", actor=TEST_ACTOR)
+    assert users.get_privileges("hans@München.example") == ()
+    users.remove_user("hans@münchen.EXAMPLE", actor=TEST_ACTOR)
+    assert users.emails() == ()
+
+
+def test_upper_case_local_part_is_refused_in_the_references_words(box: Box) -> None:
+    with pytest.raises(ValidationError) as refused:
+        box.mail.users.add_user("ALICE@Example.COM", "Secret-pass-1", actor=TEST_ACTOR)
+    assert refused.value.message.startswith(
+        "User account email addresses may only use the lowercase ASCII letters a-z"
+    )
+
+
+def test_setup_makes_administrator_forward_to_the_first_admin(box: Box) -> None:
+    box.mail.users.add_user("boss@example.com", "Secret-pass-1", "admin", actor=TEST_ACTOR)
+    aliases = box.mail.aliases
+    change = aliases.ensure_administrator_alias("boss@example.com", actor=TEST_ACTOR)
+    assert change.changed
+    found = {a.address: a for d in aliases.list_aliases() for a in d.aliases}
+    assert found["administrator@box.example.com"].forwards_to == ("boss@example.com",)
+    # Once there, it is left alone (a second admin does not take it over).
+    again = aliases.ensure_administrator_alias("other@example.com", actor=TEST_ACTOR)
+    assert not again.changed
+
+
+def test_required_aliases_are_known(box: Box) -> None:
+    box.mail.users.add_user("boss@example.com", "Secret-pass-1", "admin", actor=TEST_ACTOR)
+    aliases = box.mail.aliases
+    assert aliases.is_required("postmaster@example.com")
+    assert aliases.is_required("abuse@example.com")
+    assert not aliases.is_required("sales@example.com")
