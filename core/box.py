@@ -14,6 +14,7 @@ from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
 from core.dns import DnsService
 from core.errors import ConfigError
 from core.events import Hooks, MailChanged, UserCredentialsChanged
+from core.hostnames import check_address, check_hostname
 from core.jobs import JobService
 from core.mail.aliases import AliasService
 from core.mail.housekeeping import Housekeeping
@@ -146,7 +147,12 @@ def init_box(
 
     Raises:
         ConfigError: the folder holds a box already.
+        ValidationError: the hostname or an address cannot be a mail server's (the message
+            says why).
     """
+    primary_hostname = check_hostname(primary_hostname)
+    public_ip = check_address(public_ip, 4, "ip")
+    public_ipv6 = check_address(public_ipv6, 6, "ipv6")
     directory = Path(directory).resolve()
     conf_path = directory / "mailinabox.conf"
     if conf_path.exists():

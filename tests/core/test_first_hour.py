@@ -57,3 +57,33 @@ def test_required_aliases_are_known(box: Box) -> None:
     assert aliases.is_required("postmaster@example.com")
     assert aliases.is_required("abuse@example.com")
     assert not aliases.is_required("sales@example.com")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bad host name!", "is not a domain name"),
+        ("box..example.com", "is not a domain name"),
+        ("-box.example.com", "is not a domain name"),
+        ("example.com", "is not a full hostname: use a name such as box.example.com"),
+        ("box.acme.test", "is under .test, a special-use name"),
+        ("mail.corp.local", "is under .local, a special-use name"),
+        ("x" * 300 + ".example.com", "is not a domain name"),
+    ],
+)
+def test_init_refuses_a_hostname_that_cannot_work(tmp_path, name: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    from core import init_box
+
+    with pytest.raises(ValidationError) as refused:
+        init_box(tmp_path / "box", primary_hostname=name)
+    assert reason in refused.value.message
+    assert not (tmp_path / "box").exists()
+
+
+def test_init_stores_a_unicode_hostname_in_idna(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core import init_box
+
+    box = init_box(tmp_path / "box", primary_hostname="Box.Bücher.example")
+    assert box.config.primary_hostname == "box.xn--bcher-kva.example"
+    with pytest.raises(ValidationError, match="is not an IPv4 address"):
+        init_box(tmp_path / "b2", public_ip="2001:db8::1")
