@@ -231,7 +231,7 @@ class DnsService:
             tuple(sorted(names)),
         )
         valid = self._files.get(
-            "certs", key, lambda: valid_certificate_names(self.ssl_dir, names, now)
+            "certs", key, lambda: valid_certificate_names(self.ssl_dir, names, now, primary)
         )
         if primary not in valid:
             return frozenset()

@@ -9,7 +9,6 @@ import datetime
 import hashlib
 import os
 import secrets
-import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -17,7 +16,6 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from core.storage.files import atomic_write
 
@@ -69,94 +67,33 @@ def tlsa_value(ssl_dir: Path) -> str | None:
 # --- certificates ----------------------------------------------------------------------------
 
 
-def _pem_blocks(directory: Path) -> Iterable[Path]:
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return []
-    files: list[Path] = []
-    for entry in entries:
-        if entry.name == "ssl_certificate.pem":
-            continue
-        if entry.is_file():
-            files.append(Path(entry.path))
-        elif entry.is_dir():
-            try:
-                files.extend(Path(e.path) for e in os.scandir(entry.path) if e.is_file())
-            except OSError:
-                continue
-    return files
+def valid_certificate_names(
+    ssl_dir: Path, names: Iterable[str], now: float, primary_hostname: str | None = None
+) -> frozenset[str]:
+    """The names among `names` whose certificate (the primary hostname's link for it, else the
+    best of its own or a wildcard) passes the reference's full check (DNS.md §2 step 13): our
+    own key, not self-signed, a chain to the system's trusted roots, more than 10 days left."""
+    from core.tls.check import OK, check_certificate
+    from core.tls.inventory import scan
 
-
-def _covers(cert: x509.Certificate, name: str) -> bool:
-    names = {a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)}
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names.update(san.value.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        pass
-    return name in names or ("*." + name.partition(".")[2]) in names
-
-
-def valid_certificate_names(ssl_dir: Path, names: Iterable[str], now: float) -> frozenset[str]:
-    """The names among `names` for which `ssl/` holds a certificate that passes the
-    reference's full check (DNS.md §2 step 13): our own key, not self-signed, a chain to the
-    system's trusted roots, and more than 10 days left."""
     wanted = set(names)
     if not wanted:
         return frozenset()
-    keys: set[bytes] = set()
-    certs: list[tuple[x509.Certificate, list[x509.Certificate]]] = []
-    for path in _pem_blocks(ssl_dir):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if b"PRIVATE KEY-----" in data.split(b"\n", 1)[0]:
-            try:
-                key = serialization.load_pem_private_key(data, password=None)
-                keys.add(
-                    key.public_key().public_bytes(
-                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                    )
-                )
-            except (ValueError, TypeError):
-                continue
-        elif b"BEGIN CERTIFICATE" in data:
-            try:
-                chain = x509.load_pem_x509_certificates(data)
-            except ValueError:
-                continue
-            certs.append((chain[0], chain[1:]))
-    cafile = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
-    try:
-        with open(cafile, "rb") as f:
-            store = Store(x509.load_pem_x509_certificates(f.read()))
-    except (OSError, ValueError, TypeError):
-        return frozenset()
     when = datetime.datetime.fromtimestamp(now, datetime.UTC)
+    inventory = scan(ssl_dir, primary_hostname or "", when)
     good: set[str] = set()
-    for leaf, intermediates in certs:
-        spki = leaf.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    for name in wanted:
+        cert = (
+            inventory.system_certificate()
+            if name == primary_hostname
+            else inventory.for_domain(name)
         )
-        if spki not in keys or leaf.issuer == leaf.subject:
+        if cert is None:
             continue
-        if (leaf.not_valid_after_utc - when).days < CERT_MIN_DAYS:
-            continue
-        for name in wanted - good:
-            if not _covers(leaf, name):
-                continue
-            try:
-                verifier = (
-                    PolicyBuilder()
-                    .store(store)
-                    .time(when)
-                    .build_server_verifier(x509.DNSName(name))
-                )
-                verifier.verify(leaf, intermediates)
-            except (VerificationError, ValueError):
-                continue
+        check = check_certificate(
+            name, cert.chain, cert.key_path, now=when, warn_days=CERT_MIN_DAYS
+        )
+        if check.verdict == OK:
             good.add(name)
     return frozenset(good)
 

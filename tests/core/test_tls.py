@@ -410,3 +410,19 @@ def test_provision_groups_by_zone(tls_box: Box) -> None:
     ]
     many = [f"h{i}.example.com" for i in range(150)]
     assert [len(g) for g in tls_box.tls._groups(many)] == [100, 50]
+
+
+def test_dns_publishes_mta_sts_once_the_certificates_are_valid(tls_box: Box, ca) -> None:  # type: ignore[no-untyped-def]
+    """DNS asks TLS which names have a valid certificate (DNS.md §2 step 13)."""
+    _root, inter = ca
+    tls_box.config.mta_sts_policy.write_text("version: STSv1\nmode: enforce\nmax_age: 604800\n")
+
+    def mta_sts_txt() -> list[str]:
+        return [
+            r.value for r in tls_box.dns.records("example.com") if r.qname == "_mta-sts.example.com"
+        ]
+
+    assert mta_sts_txt() == []  # the primary hostname's certificate is self-signed
+    cert = leaf(inter, box_key(tls_box.config.ssl_dir), [DOMAIN, "mta-sts.example.com"])
+    tls_box.tls.install(DOMAIN, pem(cert), pem(inter.cert), actor=TEST_ACTOR)
+    assert [v.startswith("v=STSv1; id=") for v in mta_sts_txt()] == [True]
