@@ -22,6 +22,7 @@ from miab_tui.screens.base import AreaScreen
 from miab_tui.screens.dns import DnsScreen
 from miab_tui.screens.domains import DomainsScreen
 from miab_tui.screens.mfa import MfaScreen
+from miab_tui.screens.tls import TlsScreen
 from miab_tui.screens.users import UsersScreen
 from miab_tui.workers import close_log, log_path, open_log
 
@@ -41,6 +42,7 @@ class MiabApp(App[None]):
         "activity": ActivityScreen,
         "mfa": MfaScreen,
         "dns": DnsScreen,
+        "tls": TlsScreen,
     }
     DEFAULT_MODE = "users"
     BINDINGS: ClassVar[list[BindingType]] = [

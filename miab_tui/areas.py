@@ -20,4 +20,5 @@ AREAS: Final = (
     Area("activity", "Activity", "The audit log: who changed what, from which face"),
     Area("mfa", "MFA", "Users' second factors (TOTP): enrol an app, disable methods"),
     Area("dns", "DNS", "Zones, records, custom records, secondary NS, DNSSEC, the DNS update"),
+    Area("tls", "TLS", "Certificates: status and expiry, details, CSR, install, provisioning"),
 )

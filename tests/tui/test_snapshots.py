@@ -10,12 +10,21 @@ import pyotp
 import pytest
 from textual.pilot import Pilot
 
+from core.jobs import Job, JobState
+from core.jobs.kinds import TLS_PROVISION
 from core.mfa import totp
+from core.tls.service import ProvisionOutcome, ProvisionRequest
 from miab_tui.app import MiabApp
+from miab_tui.screens import tls as tls_screen
+from miab_tui.screens.base import TUI_ACTOR
 from tests.conftest import FIXED_TIME, TEST_ACTOR
+from tests.tui import tls_box
 from tests.tui.conftest import SIZE, settle
 from tests.tui.dns_box import fixed_key_app
 from tests.tui.helpers import fill, save, select
+
+# The names whose public DNS points at the box in the TLS pictures: they can be provisioned.
+TLS_HERE = ("mta-sts.example.com", "autoconfig.example.com", "autodiscover.example.com")
 
 
 def before(*keys: str, row: str | None = None, area: str | None = None):  # noqa: ANN201
@@ -176,3 +185,92 @@ class TestDns:
 
     def test_dnssec(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
         assert snap_compare(app, terminal_size=SIZE, run_before=before("d", area="6"))
+
+
+class TestTls:
+    @pytest.fixture
+    def app(self, tmp_path, monkeypatch):  # noqa: ANN001, ANN201 - pytest's fixtures; yields the app
+        # Fingerprints, TLSA values and the CSR come from the box key: the checked-in one, and
+        # certificates made the same on every run (tests/tui/tls_box.py).
+        for app in fixed_key_app(tmp_path):
+            ca = tls_box.make_ca()
+            tls_box.trust(ca, tmp_path, monkeypatch)
+            # Not what the pictures are about: the public DNS answers, without the network.
+            tls_box.no_public_dns(app.box, TLS_HERE)
+            tls_box.certificate_states(app.box, ca)
+            # File paths as on a real box, not the test's temporary folder.
+            monkeypatch.setattr(
+                tls_screen, "shown_path", lambda path: f"/home/user-data/ssl/{path.name}"
+            )
+            yield app
+
+    def test_list(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        assert snap_compare(app, terminal_size=SIZE, run_before=before(area="7"))
+
+    def test_list_80x24(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        assert snap_compare(app, terminal_size=(80, 24), run_before=before(area="7"))
+
+    def test_details_expiring(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        assert snap_compare(app, terminal_size=SIZE, run_before=before(area="7", row="example.net"))
+
+    @staticmethod
+    async def _csr(pilot: Pilot) -> None:
+        await before("c", area="7", row="example.com")(pilot)
+        pilot.app.screen.query_one("#countrycode").value = "GB"
+        await save(pilot)
+
+    def test_csr(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        assert snap_compare(app, terminal_size=SIZE, run_before=self._csr)
+
+    def test_csr_80x24(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        assert snap_compare(app, terminal_size=(80, 24), run_before=self._csr)
+
+    def test_install_refused(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        async def run(pilot: Pilot) -> None:
+            await before("i", area="7", row="example.org")(pilot)
+            mine = tls_box.leaf(
+                None,
+                tls_box.box_key(pilot.app.box),
+                ["example.org"],
+                start=tls_box.NOW,
+                end=tls_box.NOW + 90 * tls_box.DAY,
+                serial=2000,
+            )
+            pilot.app.screen.query_one("#cert").load_text(tls_box.pem(mine))
+            await save(pilot)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+    def test_provision_outcome(self, app: MiabApp, snap_compare) -> None:  # noqa: ANN001
+        outcome = ProvisionOutcome(
+            (
+                ProvisionRequest(
+                    ("autoconfig.example.com", "autodiscover.example.com", "mta-sts.example.com"),
+                    "installed",
+                    (
+                        "Registered an ACME account.",
+                        "Answered the HTTP-01 challenge for 3 names.",
+                        "Certificate issued: valid until 2027-02-22.",
+                    ),
+                ),
+                ProvisionRequest(
+                    ("mta-sts.box.example.com",),
+                    "skipped",
+                    (
+                        "The domain name does not resolve to this machine: [Not Set] (A), "
+                        "[Not Set] (AAAA).",
+                    ),
+                ),
+            ),
+            ("mail services restarted",),
+        )
+        job = Job(
+            1, TLS_PROVISION, JobState.DONE, TUI_ACTOR, {}, None, 0, 0, 1, 1, outcome.to_json(), 0
+        )
+
+        async def run(pilot: Pilot) -> None:
+            await before(area="7")(pilot)
+            pilot.app.screen.provisioning_ended(job)
+            await settle(pilot)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run)
