@@ -13,7 +13,7 @@ from core.auth import AuthService
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
 from core.dns import DnsService
 from core.errors import ConfigError
-from core.events import Hooks, MailChanged, UserCredentialsChanged
+from core.events import CertificatesChanged, Hooks, MailChanged, UserCredentialsChanged
 from core.hostnames import check_address, check_hostname
 from core.jobs import JobService
 from core.mail.aliases import AliasService
@@ -25,6 +25,7 @@ from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
 from core.tls.certificates import ensure_system_certificate
 from core.tls.service import TlsService
+from core.web import WebService
 
 Clock = Callable[[], float]
 
@@ -74,11 +75,16 @@ class Box:
             self.hooks,
         )
         self.tls = TlsService(self)
+        self.web = WebService(self)  # the web domains and nginx's config (core.web)
         self.jobs = JobService(self)  # long work in detached processes (core.jobs)
         # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
-        # update as its step 4 (web and TLS subscribe here as they arrive).
+        # update as its step 4, the web update as step 5.
         self.hooks.subscribe(MailChanged, self.mail.housekeeping.on_mail_changed)
         self.hooks.subscribe(MailChanged, lambda _event: self.dns.housekeeping_hook())
+        # Step 5: the web update (new mail domains get their web names served).
+        self.hooks.subscribe(MailChanged, lambda _event: self.web.hook_lines())
+        # A new certificate: nginx serves it after the web update (SYSTEM.md §1.6 step 3).
+        self.hooks.subscribe(CertificatesChanged, lambda _event: self.web.hook_lines())
         # A changed password or second factor, or a removed user: their sessions end.
         self.hooks.subscribe(
             UserCredentialsChanged, lambda event: self.auth.forget_login_keys(event.email)

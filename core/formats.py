@@ -16,6 +16,9 @@ Formats:
 * **YAML** (`dns/custom.yaml`): `yaml_document` dumps and checks the text loads back to the
   same data.
 * **OpenDKIM tables** (KeyTable, SigningTable): `opendkim_domain`, `opendkim_path`.
+* **nginx config** (`conf.d/local.conf`): `nginx_name` (server names), `nginx_path` (files and
+  folders the box names: roots, certificates, includes) and `nginx_value` (anything else, e.g.
+  the proxies, aliases and redirects of `www/custom.yaml`): each is exactly one nginx token.
 
 A single-line value here means `str.isprintable()`: no control characters (CR, LF, NUL, tab,
 U+0085...), no Unicode line or paragraph separators (U+2028, U+2029), no other invisible
@@ -228,3 +231,45 @@ def opendkim_path(path: str) -> str:
     if not path or _PATH_FORBIDDEN.search(path):
         raise FormatError("the DKIM key path must not contain whitespace, ':', '#' or quotes")
     return path
+
+
+# --- nginx config -----------------------------------------------------------------------------
+
+# Characters that are never special to nginx's tokenizer wherever they stand in a word (no
+# space, `;`, `{`, `}`, quote, backslash or `#`): a value made only of these is written bare.
+_NGINX_BARE: Final = re.compile(r"[A-Za-z0-9_./:@%+=,~^*?()\[\]|!&$-]+")
+
+
+def nginx_name(name: str) -> str:
+    """A `server_name` (and the host of the redirects built from it): a DNS name."""
+    return _host(name, "a web domain")
+
+
+def nginx_value(value: str) -> str:
+    """`value` as one nginx token: bare when it holds only characters nginx never treats
+    specially, else double-quoted with `\\` and `"` escaped (nginx reads that back as
+    exactly `value`). Variables (`$1`, `$host`) keep their meaning either way.
+
+    Raises:
+        FormatError: empty, or not one line of printable text.
+    """
+    if not isinstance(value, str) or value == "":
+        raise FormatError("an nginx value must be non-empty text")
+    _single_line(value, "an nginx value")
+    if _NGINX_BARE.fullmatch(value) is not None:
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def nginx_path(path: str) -> str:
+    """An absolute path nginx opens (a root, an alias, a certificate, an include) as one
+    token. No `$`: in these directives nginx would read it as a variable.
+
+    Raises:
+        FormatError: not absolute, not one printable line, or holds `$`.
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise FormatError("a path in the nginx config must be absolute")
+    if "$" in path:
+        raise FormatError("a path in the nginx config must not contain '$'")
+    return nginx_value(path)

@@ -11,6 +11,7 @@ from core.host.door import (
     ServiceResult,
     SwapOutcome,
     SwapResult,
+    candidate_path,
     service_command,
     systemctl_command,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ServiceResult",
     "SwapOutcome",
     "SwapResult",
+    "candidate_path",
     "service_command",
     "systemctl_command",
 ]

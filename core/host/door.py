@@ -321,7 +321,7 @@ class Host:
         service_here = not self.is_local and self.installed(program or service)
         test: RunResult | None = None
         if test_argv is not None:
-            candidate = path.with_name(f".{path.name}.miab-new")
+            candidate = candidate_path(path)
             atomic_write(candidate, new, mode=mode)
             try:
                 argv = [a.replace(CANDIDATE, str(candidate)) for a in test_argv]
@@ -378,6 +378,13 @@ class Host:
             reload=reload,
             restore=restore,
         )
+
+
+def candidate_path(path: Path | str) -> Path:
+    """Where `Host.swap_config` writes the new text it tests, beside the live file (a config
+    that includes the live file's name can include this one instead, to test it in place)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.miab-new")
 
 
 def _read(path: Path) -> tuple[bytes | None, int]:
