@@ -8,7 +8,7 @@ from bottle import Bottle, JSONPlugin
 
 from api_server import bodies, errors
 from api_server.auth_plugin import AuthPlugin
-from api_server.routes import dns, mail, mfa, spec, ssl, user, web
+from api_server.routes import dns, mail, mfa, spec, ssl, system, user, web
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -30,5 +30,6 @@ def make_app(box: Box) -> Bottle:
     mfa.register(app, box)
     ssl.register(app, box)
     web.register(app, box)
+    system.register(app, box)
     spec.register(app, box)
     return app

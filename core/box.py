@@ -23,6 +23,7 @@ from core.mail.users import UserService
 from core.mfa import MfaService
 from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
+from core.system import StatusService, SystemService
 from core.tls.certificates import ensure_system_certificate
 from core.tls.service import TlsService
 from core.web import WebService
@@ -77,6 +78,9 @@ class Box:
         self.tls = TlsService(self)
         self.web = WebService(self)  # the web domains and nginx's config (core.web)
         self.jobs = JobService(self)  # long work in detached processes (core.jobs)
+        # Version, privacy, updates and reboots; the status checks, streamed (core.system).
+        self.system = SystemService(self)
+        self.status = StatusService(self)
         # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
         # update as its step 4, the web update as step 5.
         self.hooks.subscribe(MailChanged, self.mail.housekeeping.on_mail_changed)

@@ -54,3 +54,15 @@ def self_test(ctx: JobContext) -> str:
     if ctx.params.get("fail"):
         raise ValidationError("The self-test was asked to fail.")
     return f"{steps} steps done\n"
+
+
+# --- system packages (core.system) ---------------------------------------------------------------
+
+UPDATE_PACKAGES = "update-packages"
+
+
+@register(UPDATE_PACKAGES)
+def update_packages(ctx: JobContext) -> str:
+    """`box.system.upgrade_packages`: apt-get update, then apt-get -y upgrade, each output line
+    a progress line as it comes. The result is the upgrade's output."""
+    return ctx.box.system.upgrade_packages(actor=ctx.actor, progress=ctx.progress)

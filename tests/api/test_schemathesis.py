@@ -39,8 +39,11 @@ def mail_schema(demo_box: Box, spec: object) -> Iterator[schemathesis.BaseSchema
 
 
 # Only the operations served so far; the filter must sit on the lazy schema to take effect.
-schema = schemathesis.pytest.from_fixture("mail_schema").include(
-    tag=["User", "Mail", "MFA", "DNS", "SSL"]
+schema = (
+    schemathesis.pytest.from_fixture("mail_schema")
+    .include(tag=["User", "Mail", "MFA", "DNS", "SSL", "Web", "System"])
+    # Never fuzzed (issue 10): on a real box they upgrade packages and reboot the machine.
+    .exclude(operation_id=["rebootSystem", "updateSystemPackages"])
 )
 
 
