@@ -8,7 +8,7 @@ from bottle import Bottle, JSONPlugin
 
 from api_server import bodies, errors
 from api_server.auth_plugin import AuthPlugin
-from api_server.routes import dns, mail, mfa, spec, ssl, system, user, web
+from api_server.routes import backup, dns, mail, mfa, spec, ssl, system, user, web
 
 if TYPE_CHECKING:
     from core.box import Box
@@ -29,6 +29,7 @@ def make_app(box: Box) -> Bottle:
     dns.register(app, box)
     mfa.register(app, box)
     ssl.register(app, box)
+    backup.register(app, box)
     web.register(app, box)
     system.register(app, box)
     spec.register(app, box)

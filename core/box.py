@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.audit import SETUP, STATE_SCHEMA, Actor, AuditLog
 from core.auth import AuthService
+from core.backup import BackupService
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
 from core.dns import DnsService
 from core.errors import ConfigError
@@ -78,6 +79,7 @@ class Box:
         self.tls = TlsService(self)
         self.web = WebService(self)  # the web domains and nginx's config (core.web)
         self.jobs = JobService(self)  # long work in detached processes (core.jobs)
+        self.backup = BackupService(self)  # backups with duplicity (core.backup)
         # Version, privacy, updates and reboots; the status checks, streamed (core.system).
         self.system = SystemService(self)
         self.status = StatusService(self)

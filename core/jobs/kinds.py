@@ -56,6 +56,31 @@ def self_test(ctx: JobContext) -> str:
     return f"{steps} steps done\n"
 
 
+# --- backups (core.backup): each returns its outcome as JSON -----------------------------------
+
+BACKUP = "backup"
+BACKUP_VERIFY = "backup-verify"
+BACKUP_RESTORE = "backup-restore"
+
+
+@register(BACKUP)
+def backup(ctx: JobContext) -> str:
+    """`box.backup.back_up`: parameter `full` (bool); `stall_timeout` (seconds)."""
+    return ctx.box.backup.run_job(BACKUP, ctx.params, ctx.actor, ctx.progress)
+
+
+@register(BACKUP_VERIFY)
+def backup_verify(ctx: JobContext) -> str:
+    """`box.backup.verify`: parameter `time` (a backup's date, or null for the newest)."""
+    return ctx.box.backup.run_job(BACKUP_VERIFY, ctx.params, ctx.actor, ctx.progress)
+
+
+@register(BACKUP_RESTORE)
+def backup_restore(ctx: JobContext) -> str:
+    """`box.backup.restore`: the parameters of a `core.backup.RestoreRequest`."""
+    return ctx.box.backup.run_job(BACKUP_RESTORE, ctx.params, ctx.actor, ctx.progress)
+
+
 # --- system packages (core.system) ---------------------------------------------------------------
 
 UPDATE_PACKAGES = "update-packages"
