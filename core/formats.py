@@ -133,7 +133,11 @@ def zone_name(name: str) -> str:
 def zone_owner(name: str) -> str:
     """A record's owner, relative to the zone; empty = the previous owner (the apex, as the
     reference writes it)."""
-    if name and (len(name) > 255 or _OWNER_RE.fullmatch(name) is None):
+    if name and (
+        len(name) > 255
+        or _OWNER_RE.fullmatch(name) is None
+        or any(len(label) > 63 for label in name.rstrip(".").split("."))
+    ):
         raise FormatError("a record name must be a DNS name")
     return name
 

@@ -55,6 +55,8 @@ def web_spec() -> OpenAPI:
 
 @pytest.fixture
 def web_api(demo_box: Box, web_spec: OpenAPI) -> Api:
+    # Seeding the demo ran the web update (the housekeeping's step 5): start unwritten.
+    demo_box.config.nginx_local_conf.unlink()
     return Api(TestApp(make_app(demo_box), extra_environ={"REMOTE_ADDR": CLIENT_ADDRESS}), web_spec)
 
 

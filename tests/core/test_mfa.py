@@ -409,7 +409,7 @@ def test_cli_mfa_refusals(demo_box: Box, capsys: pytest.CaptureFixture[str]) -> 
     assert run_cli(demo_box, "mfa", "disable", ME, capsys=capsys) == (
         1,
         "",
-        "miab: Invalid user or MFA id.\n",
+        f"miab: {ME} has no MFA method enabled: nothing to disable.\n",
     )
     assert run_cli(
         demo_box, "mfa", "disable", "nobody@example.com", "--id", "3", capsys=capsys
