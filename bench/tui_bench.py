@@ -58,7 +58,7 @@ async def wait_for_rows(app: MiabApp, at_least: int, limit: float = 30.0) -> Non
 async def time_until_loaded(box: Box, rows: int) -> tuple[float, float]:
     """Seconds from starting the app to its first frame, and to the users table filled."""
     start = time.perf_counter()
-    app = MiabApp(box, cursor_blink=False)
+    app = MiabApp(box, cursor_blink=False, area="users")
     async with app.run_test(size=SIZE) as pilot:
         first_frame = time.perf_counter() - start
         await wait_for_rows(app, rows)
@@ -69,7 +69,7 @@ async def time_until_loaded(box: Box, rows: int) -> tuple[float, float]:
 
 async def time_reload(box: Box, rows: int) -> float:
     """Seconds from asking the users screen to (re)load until all rows are painted."""
-    app = MiabApp(box, cursor_blink=False)
+    app = MiabApp(box, cursor_blink=False, area="users")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_rows(app, rows)
         await pilot.pause()
@@ -86,7 +86,7 @@ async def time_keystrokes(box: Box, rows: int) -> tuple[list[float], list[float]
     """Per filter keystroke (typing `user01`, then deleting it), each re-filtered and
     repainted: the UI thread's CPU seconds, and wall seconds through the pilot (which adds
     its own idle waits, about 0.1 s even on a 7-row table)."""
-    app = MiabApp(box, cursor_blink=False)
+    app = MiabApp(box, cursor_blink=False, area="users")
     cpu: list[float] = []
     wall: list[float] = []
     async with app.run_test(size=SIZE) as pilot:

@@ -22,7 +22,10 @@ class RecordsLoaded(Message):
     search: Sequence[str]
     summary: str
     context: object = None
-    widths: Sequence[int] | None = None  # measured in the worker, so the UI thread needn't
+    # Measured in the worker, so the UI thread needn't: each row's cell widths
+    # (`row_lengths`) and the columns' natural widths over all rows (`widths_of`).
+    widths: Sequence[int] | None = None
+    lengths: Sequence[tuple[int, ...]] | None = None
 
 
 @dataclass

@@ -43,6 +43,25 @@ def password_too_long(password: str) -> bool:
     )
 
 
+NO_PASSWORD: Final = "No password provided."
+TOO_SHORT: Final = "Passwords must be at least eight characters."
+
+
+def unmet_password_rules(password: str) -> tuple[str, ...]:
+    """The messages of the password rules `password` breaks, in the order
+    `validate_password` checks them (empty when it would be accepted): for a face that shows
+    the rules as the admin types."""
+    if not password or not password.strip():
+        return (NO_PASSWORD,)
+    if len(password) < 8:
+        return (TOO_SHORT,)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return (TOO_LONG,)
+    if password_too_long(password):
+        return (TOO_MANY_BYTES,)
+    return ()
+
+
 def validate_password(password: str) -> None:
     """Apply the reference's two password rules (BEHAVIOUR.md §2.4) and our length bound.
 
@@ -50,14 +69,9 @@ def validate_password(password: str) -> None:
         ValidationError: empty after strip, shorter than eight characters, or longer than
             `MAX_PASSWORD_LENGTH` characters (`MAX_PASSWORD_BYTES` in UTF-8).
     """
-    if not password or not password.strip():
-        raise ValidationError("No password provided.", field="password")
-    if len(password) < 8:
-        raise ValidationError("Passwords must be at least eight characters.", field="password")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationError(TOO_LONG, field="password")
-    if password_too_long(password):
-        raise ValidationError(TOO_MANY_BYTES, field="password")
+    unmet = unmet_password_rules(password)
+    if unmet:
+        raise ValidationError(unmet[0], field="password")
 
 
 # --- SHA-512 crypt, pure Python (Drepper's "Unix crypt using SHA-256 and SHA-512") -------------

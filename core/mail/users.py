@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import sqlite3
+import stat
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from core.audit import Actor, AuditLog
-from core.errors import AlreadyExists, NotFound, ValidationError
+from core.errors import AlreadyExists, HostError, NotFound, ValidationError
 from core.events import Hooks, MailChanged, UserCredentialsChanged
 from core.mail.addresses import is_dcv_address, prettify_domain, user_address, validate_email
 from core.mail.domains import sort_domains, sort_email_addresses
@@ -51,7 +55,9 @@ class MailUser:
     status: Status
     mailbox: str
     quota: str | None = None  # None on a v0.51 database (no quota column) and for inactive
-    box_size: int | None = None  # bytes used, from dovecot's maildirsize; None when unknown
+    # Bytes used, from dovecot's maildirsize (the reference's figure); None when there is none
+    # (see `UserService.mailbox_sizes` for every mailbox's size, the folder's where needed).
+    box_size: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -149,6 +155,67 @@ def read_box_size(mailbox: str | Path) -> int | None:
     return total
 
 
+def folder_size(path: str | Path) -> int | None:
+    """Bytes in the regular files under a folder, links not followed (neither the folder
+    itself nor anything inside it); None when `path` is not a folder."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return None
+    except OSError:
+        return None
+    total = 0
+    pending = [os.fspath(path)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:  # gone meanwhile (dovecot moves mail new/ -> cur/)
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _folder_tree_stamp(path: str) -> tuple[int, ...] | None:
+    """Modification times of a maildir's folders two levels down (the maildir, its `cur`,
+    `new`, `tmp` and `.Folder`s, and theirs): a message delivered, moved or deleted, or a
+    folder made or removed, changes one of them. None when `path` is not a folder."""
+    try:
+        top = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(top.st_mode):
+        return None
+    stamps = [top.st_mtime_ns]
+    level = [path]
+    for _depth in range(2):
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stamps.append(entry.stat(follow_symlinks=False).st_mtime_ns)
+                                below.append(entry.path)
+                        except OSError:
+                            continue
+            except OSError:
+                continue
+        level = below
+    return tuple(stamps)
+
+
+def _plain_name(name: str) -> bool:
+    """A single folder name (no separator, not `.` or `..`)."""
+    return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
+
+
 class UserService:
     """Mail user accounts in users.sqlite. After a change it emits `MailChanged` (the
     housekeeping and DNS follow) and, when a user's login changes, `UserCredentialsChanged`."""
@@ -161,6 +228,9 @@ class UserService:
         self._config = config
         self._audit = audit
         self._hooks = hooks
+        # Folder sizes of mailboxes without dovecot's maildirsize: {path: (stamp, bytes)}.
+        self._folder_sizes: dict[str, tuple[tuple[int, ...], int]] = {}
+        self._folder_sizes_lock = threading.Lock()
 
     def _mailbox_path(self, email: str) -> Path:
         local, _, domain = email.rpartition("@")
@@ -245,6 +315,59 @@ class UserService:
             members = sorted(grouped[domain], key=lambda u: (u.status != "active", u.email))
             result.append(DomainUsers(domain=domain, users=tuple(members)))
         return tuple(result)
+
+    def mailbox_sizes(self, emails: Iterable[str]) -> dict[str, int | None]:
+        """Each address's mailbox size in bytes (users' and archived mailboxes' alike):
+        dovecot's `maildirsize` where present, else the size of the mailbox's folder; None
+        when there is no mailbox folder.
+
+        A folder is walked once, then its size is reused until one of its folders changes
+        (`_folder_tree_stamp`). The first walk of a big mailbox takes a while: call this off
+        any UI thread."""
+        root = str(self._config.mailboxes_dir)
+        sizes: dict[str, int | None] = {}
+        folders: dict[str, set[str]] = {}  # each domain's mailbox folders, listed once
+        for email in emails:
+            local, _, domain = email.rpartition("@")
+            sizes[email] = None
+            if not (_plain_name(local) and _plain_name(domain)):
+                continue
+            if domain not in folders:
+                folders[domain] = self._folders_in(f"{root}/{domain}")
+            if local not in folders[domain]:
+                continue  # no mail was ever delivered: no folder
+            mailbox = f"{root}/{domain}/{local}"
+            size = read_box_size(mailbox)
+            sizes[email] = size if size is not None else self._folder_size(mailbox)
+        return sizes
+
+    @staticmethod
+    def _folders_in(path: str) -> set[str]:
+        """The real folders (not links) in `path`; none when it is not a folder."""
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return set()
+            with os.scandir(path) as entries:
+                return {e.name for e in entries if e.is_dir(follow_symlinks=False)}
+        except OSError:
+            return set()
+
+    def _folder_size(self, mailbox: str) -> int | None:
+        stamp = _folder_tree_stamp(mailbox)
+        if stamp is None:
+            with self._folder_sizes_lock:
+                self._folder_sizes.pop(mailbox, None)
+            return None
+        with self._folder_sizes_lock:
+            hit = self._folder_sizes.get(mailbox)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        size = folder_size(mailbox)
+        if size is None:
+            return None
+        with self._folder_sizes_lock:
+            self._folder_sizes[mailbox] = (stamp, size)
+        return size
 
     @staticmethod
     def _scan_mailboxes(root: str) -> dict[str, set[str]]:
@@ -416,3 +539,76 @@ class UserService:
                 cursor = conn.execute("UPDATE users SET quota=? WHERE email=?", (quota, email))
                 if cursor.rowcount != 1:
                     raise NotFound(f"That's not a user ({email}).", field="email")
+
+    def purge_archived_mailbox(self, email: str, *, actor: Actor) -> Change:
+        """Delete an archived mailbox (the folder a removed user's mail stays in) from disk,
+        for good. The reference leaves this to the shell.
+
+        Only the folder `mail/mailboxes/DOMAIN/LOCAL` goes: neither it nor its domain folder
+        may be a link (nothing is followed), and a user with the address holds the mailbox
+        (checked while the users table is locked, so none can be added meanwhile).
+
+        Raises:
+            ValidationError: a user has this address, or it names no mailbox folder.
+            NotFound: there is no archived mailbox of that address.
+            HostError: the folder could not be removed (what was left says why).
+        """
+        email = user_address(email)
+        with self._audit.recording(actor, "purge mailbox", email):
+            local, sep, domain = email.rpartition("@")
+            if not (sep and _plain_name(local) and _plain_name(domain)):
+                raise ValidationError("Invalid email address.", field="email")
+            with self._db.write() as conn:
+                if conn.execute("SELECT 1 FROM users WHERE email=?", (email,)).fetchone():
+                    raise ValidationError(
+                        f"{email} is a mail user: only the mailbox of a removed user can be "
+                        "purged. Remove the user first.",
+                        field="email",
+                    )
+                self._remove_mailbox_folder(domain, local, email)
+        return Change.of(f"archived mailbox purged: {email}")
+
+    def _remove_mailbox_folder(self, domain: str, local: str, email: str) -> None:
+        missing = NotFound(f"There is no archived mailbox of {email}.", field="email")
+        # The mailboxes folder itself may be a link (STORAGE_ROOT on another disk); below
+        # it, nothing is followed.
+        try:
+            root_fd = os.open(self._config.mailboxes_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            raise missing from None
+        try:
+            try:
+                domain_fd = os.open(
+                    domain, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd
+                )
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise ValidationError(
+                        f"The mail folder of {domain} is not a plain folder (a link?): "
+                        "nothing was removed.",
+                        field="email",
+                    ) from None
+                raise missing from None
+            try:
+                try:
+                    mode = os.lstat(local, dir_fd=domain_fd).st_mode
+                except OSError:
+                    raise missing from None
+                if not stat.S_ISDIR(mode):
+                    raise ValidationError(
+                        f"The mailbox of {email} is not a plain folder (a link?): "
+                        "nothing was removed.",
+                        field="email",
+                    )
+                try:
+                    # Removes through file descriptors, never following a link inside.
+                    shutil.rmtree(local, dir_fd=domain_fd)
+                except OSError as exc:
+                    raise HostError(
+                        f"The mailbox of {email} could not be removed completely: "
+                        f"{exc.strerror or exc}."
+                    ) from None
+            finally:
+                os.close(domain_fd)
+        finally:
+            os.close(root_fd)

@@ -7,9 +7,12 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
+
+from miab_tui.modals.help import HELP_BINDING
+from miab_tui.widgets.dialog_scroll import DialogScroll
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -18,6 +21,7 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", tooltip="Go ahead"),
         Binding("n,escape", "answer(False)", "No", tooltip="Change nothing"),
+        HELP_BINDING,
     ]
 
     def __init__(self, title: str, body: str, *, confirm_label: str = "Yes") -> None:
@@ -27,7 +31,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self._confirm_label = confirm_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogScroll(classes="dialog"):
             yield Label(self._title, classes="dialog-title")
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):

@@ -7,11 +7,13 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, RadioButton, RadioSet, Static
 
 from core.dns.dnssec import SELECTABLE
+from miab_tui.modals.help import HELP_BINDING
+from miab_tui.widgets.dialog_scroll import DialogScroll
 
 
 class DnsAlgorithmDialog(ModalScreen[str | None]):
@@ -20,6 +22,7 @@ class DnsAlgorithmDialog(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", tooltip="Keep the algorithm"),
+        HELP_BINDING,
     ]
 
     def __init__(self, current: tuple[str, ...]) -> None:
@@ -28,7 +31,7 @@ class DnsAlgorithmDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         in_use = ", ".join(self.current) or "none"
-        with Vertical(classes="dialog"):
+        with DialogScroll(classes="dialog"):
             yield Label("DNSSEC algorithm", classes="dialog-title")
             yield Static(
                 f"Zones are signed with {in_use}. ECDSAP256SHA256 gives smaller "

@@ -6,16 +6,21 @@ beside the field it names (or into a notification) and the dialog stays open as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
+from miab_tui.display import display_text
 from miab_tui.messages import ChangeRefused
+from miab_tui.modals.help import HELP_BINDING
+from miab_tui.widgets.dialog_scroll import DialogScroll
 from miab_tui.widgets.form_field import FormField
 from miab_tui.workers import core_worker
 
@@ -23,6 +28,11 @@ if TYPE_CHECKING:
     from core.box import Box
 
 ResultT = TypeVar("ResultT")
+
+
+def form_row(*fields: FormField) -> Horizontal:
+    """Fields side by side, sharing the width (app.tcss `.form-row`)."""
+    return Horizontal(*fields, classes="form-row")
 
 
 class FormModal(ModalScreen[ResultT], Generic[ResultT]):
@@ -35,6 +45,7 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", tooltip="Make the change"),
         Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything"),
+        HELP_BINDING,
     ]
 
     @property
@@ -45,7 +56,8 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
     def intro(self) -> str:
         return ""
 
-    def fields(self) -> list[FormField]:
+    def fields(self) -> Sequence[Widget]:
+        """The FormFields, or rows of them (`form_row`), top to bottom."""
         raise NotImplementedError
 
     def submit(self) -> ResultT:
@@ -53,7 +65,9 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # The title and the buttons stay in sight (docked, app.tcss); what is between them
+        # scrolls when the terminal is too short for it (an 80x24 one).
+        with DialogScroll(classes="dialog"):
             yield Label(self.TITLE_TEXT, classes="dialog-title")
             if self.intro():
                 yield Static(self.intro(), classes="dialog-body")
@@ -102,6 +116,7 @@ class FormModal(ModalScreen[ResultT], Generic[ResultT]):
 
     def show_refusal(self, message: str, field: str | None, title: str = "Refused") -> None:
         self.query_one("#form-save", Button).disabled = False
+        message = display_text(message)
         target = None
         if field is not None:
             matches = self.query(f"#field-{field.replace('_', '-')}")

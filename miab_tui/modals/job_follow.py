@@ -17,6 +17,7 @@ from textual.widgets import Label
 
 from core.audit import Actor
 from core.jobs import Job, JobService
+from miab_tui.modals.help import HELP_BINDING
 from miab_tui.widgets.job_panel import JobPanel
 
 
@@ -32,6 +33,7 @@ class JobFollowDialog(ModalScreen[Job | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "hide", "Hide (the job goes on)"),
+        HELP_BINDING,
     ]
 
     def __init__(self, jobs: JobService, job_id: int, *, actor: Actor, title: str) -> None:

@@ -10,6 +10,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from core.mfa import totp
 from core.mfa.qr import QUIET_ZONE, qr_matrix
+from miab_tui.display import shown_address
 from miab_tui.modals.form import FormModal
 from miab_tui.screens.base import TUI_ACTOR
 from miab_tui.widgets.form_field import FormField
@@ -73,7 +74,7 @@ class MfaEnableForm(FormModal[str | None]):
             yield QrCode(self.uri, quiet_zone=self.quiet_zone, id="mfa-qr")
             with Vertical(id="mfa-enable-side"):
                 yield Label(self.TITLE_TEXT, classes="dialog-title")
-                yield Static(f"for {self.email}", id="mfa-enable-email")
+                yield Static(f"for {shown_address(self.email)}", id="mfa-enable-email")
                 yield Static("Scan the code, or type this key:", id="mfa-secret-hint")
                 yield Static(grouped_secret(self.secret), id="mfa-secret")
                 yield from self.fields()
@@ -100,4 +101,5 @@ class MfaEnableForm(FormModal[str | None]):
         method = self.box.mfa.enable_totp(
             self.email, self.secret, self.value("token"), label, actor=TUI_ACTOR
         )
-        return f"TOTP enabled: {self.email} #{method.id}" + (f" {label}" if label else "")
+        shown = shown_address(self.email)
+        return f"TOTP enabled: {shown} #{method.id}" + (f" {label}" if label else "")

@@ -15,6 +15,7 @@ from textual.widgets import Button, Footer, Label
 
 from core.mail.addresses import prettify_domain
 from core.tls.service import ProvisionOutcome
+from miab_tui.modals.help import HELP_BINDING
 from miab_tui.modals.tls_dialog import DIALOG_CSS
 from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView, SpanStyle
 
@@ -71,6 +72,7 @@ class TlsOutcomeDialog(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="Close the report"),
+        HELP_BINDING,
     ]
 
     DEFAULT_CSS = (

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from core.audit import display_target
+from textual import on
+
+from core.audit import AuditRecord, display_target
+from miab_tui.display import display_text, plural
 from miab_tui.messages import ActivityLoaded
+from miab_tui.modals.details import DetailsDialog
 from miab_tui.screens.base import AreaScreen
+from miab_tui.widgets.record_browser import RecordBrowser
 from miab_tui.widgets.record_table import Column, Row
 
 # How much of the log the screen shows; older entries stay in the box's state database.
@@ -33,6 +39,13 @@ class ActivityScreen(AreaScreen):
         Column("Target", max_width=40),
         Column("Outcome"),
     )
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "The selected change in full (its whole outcome)"),
+    )
+
+    @property
+    def records(self) -> tuple[AuditRecord, ...]:
+        return self.context if isinstance(self.context, tuple) else ()
 
     def read_records(self) -> ActivityLoaded:
         rows: list[Row] = []
@@ -50,4 +63,26 @@ class ActivityScreen(AreaScreen):
             )
             rows.append(Row(str(number), cells, muted=record.outcome != "ok"))
             search.append(" ".join(cells).lower())
-        return ActivityLoaded(rows, search, f"{len(records):,} changes")
+        return ActivityLoaded(rows, search, plural(len(records), "change"), records)
+
+    @on(RecordBrowser.Selected)
+    def entry_chosen(self, event: RecordBrowser.Selected) -> None:
+        records = self.records
+        index = int(event.key)
+        if index >= len(records):
+            return
+        record = records[index]
+        self.app.push_screen(
+            DetailsDialog(
+                f"{record.operation}: {display_target(record.target)}",
+                [
+                    ("Time", format_time(record.time) + " UTC"),
+                    ("Actor", record.actor),
+                    ("Face", record.face),
+                    ("Operation", record.operation),
+                    ("Target", display_target(record.target)),
+                    ("Outcome", display_text(record.outcome)),
+                ],
+                id="activity-entry",
+            )
+        )

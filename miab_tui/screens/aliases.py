@@ -2,18 +2,99 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widgets import Static
 
+from core.mail.addresses import domain_of
 from core.mail.aliases import Alias, DomainAliases
+from miab_tui.display import plural, shown_address
 from miab_tui.messages import AliasesLoaded
 from miab_tui.modals.alias_form import AliasForm
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
 from miab_tui.widgets.record_browser import RecordBrowser
 from miab_tui.widgets.record_table import Column, Row
+
+
+@dataclass(frozen=True, slots=True)
+class AliasesView:
+    """What the screen read: the aliases by address, the required ones that forward to an
+    address of this box that does not exist (with those addresses), and the admins."""
+
+    aliases: dict[str, Alias]
+    dangling: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    admins: tuple[str, ...] = ()
+    administrator: str = ""
+
+
+def dangling_required(
+    aliases: Collection[Alias], users: Collection[str], primary_hostname: str
+) -> dict[str, tuple[str, ...]]:
+    """Each required alias with the destinations that reach nobody: an address of one of
+    this box's mail domains that is neither a user nor an alias (nor caught by a catch-all
+    or a domain alias). Mail to it bounces: administrator@ missing after a bare setup leaves
+    postmaster@, abuse@... all forwarding nowhere. External addresses are not judged."""
+    sources = {alias.address for alias in aliases}
+    users = set(users)
+    local_domains = {domain_of(address) for address in users | sources}
+    local_domains.add(primary_hostname)
+    found: dict[str, tuple[str, ...]] = {}
+    for alias in aliases:
+        if not alias.required:
+            continue
+        missing = []
+        for destination in (d.strip() for d in alias.destination.split(",")):
+            if not destination or destination.startswith("@"):
+                continue
+            local, _, domain = destination.rpartition("@")
+            plain = local.split("+", 1)[0] + "@" + domain  # user+tag@ reaches user@
+            if domain not in local_domains or "@" + domain in sources:
+                continue
+            if {destination, plain} & (users | sources):
+                continue
+            missing.append(destination)
+        if missing:
+            found[alias.address] = tuple(missing)
+    return found
+
+
+def dangling_text(view: AliasesView) -> str:
+    """The warning over the table ('' when every required alias reaches someone)."""
+    if not view.dangling:
+        return ""
+    targets: dict[str, list[str]] = {}
+    for address, missing in view.dangling.items():
+        for destination in missing:
+            targets.setdefault(destination, []).append(address)
+    parts = []
+    for destination, addresses in targets.items():
+        locals_ = sorted({a.partition("@")[0] + "@" for a in addresses})
+        which = ", ".join(locals_[:3]) + ("…" if len(locals_) > 3 else "")
+        if len(addresses) == 1:
+            subject = f"{shown_address(addresses[0])} forwards"
+        else:
+            subject = f"{len(addresses)} required aliases ({which}) forward"
+        parts.append(
+            f"{subject} to {shown_address(destination)}, neither a user nor an alias: "
+            "their mail bounces."
+        )
+    text = "⚠ " + " ".join(parts)
+    if view.administrator in targets and view.admins:
+        text += (
+            f" f makes {shown_address(view.administrator)} forward to "
+            f"{shown_address(view.admins[0])}."
+        )
+    elif view.administrator in targets:
+        text += " Add an administrator (Users, a), then f here."
+    else:
+        text += " e edits an alias to forward elsewhere."
+    return text
 
 
 def alias_rows(groups: tuple[DomainAliases, ...]) -> tuple[list[Row], list[str], dict[str, Alias]]:
@@ -50,8 +131,8 @@ class AliasesScreen(AreaScreen):
     EMPTY_TEXT = "No aliases match."
     COLUMNS = (
         Column("Domain", group=True, max_width=28),
-        Column("Alias", max_width=36),
-        Column("Kind", width=12),
+        Column("Alias", max_width=36, min_width=18),
+        Column("Kind", max_width=12),
         Column("Required", width=8, badge="warning"),
         Column("Permitted senders", max_width=30),
         Column("Forwards to"),
@@ -61,18 +142,114 @@ class AliasesScreen(AreaScreen):
         Binding("a", "add_alias", "Add", tooltip="Add an alias, catch-all or domain alias"),
         Binding("e", "edit_alias", "Edit", tooltip="Change where the alias forwards"),
         Binding("x,delete", "remove_alias", "Remove", tooltip="Remove the selected alias"),
+        Binding(
+            "f",
+            "fix_administrator",
+            "Fix administrator@",
+            tooltip="Make the missing administrator@ alias forward to an administrator",
+        ),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (("enter", "Edit the selected alias"),)
+
+    DEFAULT_CSS = """
+    #aliases-warning {
+        display: none;
+        height: auto;
+        max-height: 4;
+        padding: 0 1;
+        background: $warning-muted;
+        color: $text-warning;
+    }
+    #aliases-warning.-shown { display: block; }
+    """
+
+    @property
+    def view(self) -> AliasesView:
+        return self.context if isinstance(self.context, AliasesView) else AliasesView({})
 
     @property
     def aliases(self) -> dict[str, Alias]:
-        return self.context if isinstance(self.context, dict) else {}
+        return self.view.aliases
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, RecordBrowser):
+                yield Static("", id="aliases-warning")
+            yield widget
 
     def read_records(self) -> AliasesLoaded:
         groups = self.box.mail.aliases.list_aliases()
         rows, search, aliases = alias_rows(groups)
         required = sum(1 for alias in aliases.values() if alias.required)
-        summary = f"{len(aliases):,} aliases ({required:,} required), {len(groups):,} domains"
-        return AliasesLoaded(rows, search, summary, aliases)
+        summary = (
+            f"{plural(len(aliases), 'alias', 'aliases')} ({required:,} required), "
+            f"{plural(len(groups), 'domain')}"
+        )
+        users = self.box.mail.users
+        admins = tuple(
+            user.email
+            for group in users.list_users(with_archived=False, with_sizes=False)
+            for user in group.users
+            if user.is_admin
+        )
+        primary = self.box.config.primary_hostname
+        view = AliasesView(
+            aliases,
+            dangling_required(aliases.values(), users.emails(), primary),
+            admins,
+            "administrator@" + primary,
+        )
+        return AliasesLoaded(rows, search, summary, view)
+
+    def records_shown(self) -> None:
+        warning = self.query_one("#aliases-warning", Static)
+        text = dangling_text(self.view)
+        warning.update(text)
+        warning.set_class(bool(text), "-shown")
+        self.refresh_bindings()
+
+    def _administrator_missing(self) -> bool:
+        view = self.view
+        return any(view.administrator in missing for missing in view.dangling.values())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fix_administrator":
+            return self._administrator_missing()
+        return True
+
+    def action_fix_administrator(self) -> None:
+        view = self.view
+        if not self._administrator_missing():
+            self.notify("Every required alias reaches someone.")
+            return
+        if not view.admins:
+            self.notify(
+                "There is no administrator to forward to: add one first (Users, a).",
+                severity="warning",
+            )
+            return
+        admin = view.admins[0]
+        administrator = view.administrator
+        aliases = self.box.mail.aliases
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_change(
+                    lambda: aliases.ensure_administrator_alias(admin, actor=TUI_ACTOR),
+                    f"alias added: {shown_address(administrator)}",
+                    shown_address(administrator),
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Create {shown_address(administrator)}?",
+                f"It forwards to {shown_address(admin)}, an administrator, as the box's setup "
+                "does; then postmaster@, abuse@ and the other required aliases reach someone. "
+                "Edit it (e) to forward elsewhere.",
+                confirm_label="Create",
+            ),
+            answered,
+        )
 
     def _selected_alias(self) -> Alias | None:
         key = self.selected_key()

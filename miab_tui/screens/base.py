@@ -18,7 +18,7 @@ from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.widgets.nav_bar import NavBar
 from miab_tui.widgets.record_browser import RecordBrowser
-from miab_tui.widgets.record_table import Column, RecordTable, column_widths
+from miab_tui.widgets.record_table import Column, RecordTable, row_lengths, widths_of
 from miab_tui.workers import core_worker, guarded
 
 if TYPE_CHECKING:
@@ -31,9 +31,14 @@ TUI_ACTOR = login_actor("tui")
 
 
 def summarise(result: Change | str | None, fallback: str) -> str:
-    """The notification text for a change: core's lines, or `fallback` when it says none."""
+    """The notification text for a change: core's lines, or `fallback` when it says none.
+    A `fallback` that says core's first line and more (`mail user removed: ADDRESS` for
+    `mail user removed`) takes that line's place."""
     if isinstance(result, Change) and result.lines:
-        return "\n".join(result.lines)
+        lines = list(result.lines)
+        if fallback.startswith(lines[0] + ":"):
+            lines[0] = fallback
+        return "\n".join(lines)
     if isinstance(result, str) and result:
         return result
     return fallback
@@ -109,7 +114,8 @@ class AreaScreen(Screen[None]):
     @core_worker(doing="Reading the box", group="load")
     def load(self) -> None:
         message = self.read_records()
-        message.widths = column_widths(self.COLUMNS, message.rows)
+        message.lengths = row_lengths(self.COLUMNS, message.rows)
+        message.widths = widths_of(self.COLUMNS, message.lengths)
         self.post_message(message)
 
     def action_reload(self) -> None:
@@ -119,7 +125,9 @@ class AreaScreen(Screen[None]):
     def show_records(self, message: RecordsLoaded) -> None:
         message.stop()
         self.context = message.context
-        self.browser.set_records(message.rows, message.search, message.summary, message.widths)
+        self.browser.set_records(
+            message.rows, message.search, message.summary, message.widths, message.lengths
+        )
         self._loaded_once = True
         self.records_shown()
 

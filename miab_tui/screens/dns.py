@@ -31,6 +31,7 @@ from core.jobs import Job, JobState
 from core.jobs.kinds import DNS_UPDATE
 from core.mail.addresses import prettify_domain
 from core.results import Change
+from miab_tui.display import plural
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.dns_algorithm import DnsAlgorithmDialog
@@ -46,6 +47,7 @@ from miab_tui.workers import core_worker
 ALGORITHM_NAMES: Final = {number: name for name, number in ALGORITHMS.items()}
 DIGEST_NAMES: Final = {1: "SHA-1", 2: "SHA-256", 4: "SHA-384"}
 TABS: Final = ("records", "zonefile", "custom", "secondary", "dnssec", "update")
+TAB_KEYS: Final = Binding.Group("Tabs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +117,13 @@ class DnsScreen(AreaScreen):
 
     AREA = "dns"
     SUB_TITLE = "DNS"
-    # Below 100 columns the zones list narrows (app.tcss) so the tabs keep their titles.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    # Below 100 columns the zones list narrows (app.tcss) so the tabs keep their titles, and
+    # below 70 more, so the filter keeps room.
+    HORIZONTAL_BREAKPOINTS = [(0, "-very-narrow"), (70, "-narrow"), (100, "-wide")]
     FILTER_PLACEHOLDER = "Filter: name, type, value, explanation"
     EMPTY_TEXT = "No records match."
     COLUMNS = (
-        Column("Name", group=True, max_width=30),
+        Column("Name", group=True, max_width=30, min_width=12),
         Column("Type", width=5),
         Column("Value", max_width=28),
         Column("Explanation"),
@@ -132,7 +135,50 @@ class DnsScreen(AreaScreen):
         Column("Value"),
     )
 
+    # The tabs' keys first: the footer shows them together ("r f c n d p Tabs").
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "r",
+            "show_tab('records')",
+            "Records tab",
+            group=TAB_KEYS,
+            tooltip="The selected zone's records with their explanations",
+        ),
+        Binding(
+            "f",
+            "show_tab('zonefile')",
+            "Zone file tab",
+            group=TAB_KEYS,
+            tooltip="The selected zone's zone file",
+        ),
+        Binding(
+            "c",
+            "show_tab('custom')",
+            "Custom records tab",
+            group=TAB_KEYS,
+            tooltip="The custom records in the selected zone",
+        ),
+        Binding(
+            "n",
+            "show_tab('secondary')",
+            "Secondary NS tab",
+            group=TAB_KEYS,
+            tooltip="Secondary nameservers that copy the zones",
+        ),
+        Binding(
+            "d",
+            "show_tab('dnssec')",
+            "DNSSEC tab",
+            group=TAB_KEYS,
+            tooltip="DNSSEC algorithm and the DS records for the registrar",
+        ),
+        Binding(
+            "p",
+            "show_tab('update')",
+            "Update tab",
+            group=TAB_KEYS,
+            tooltip="What the DNS update would change, file by file",
+        ),
         Binding("a", "add_record", "Add", tooltip="Add a custom DNS record"),
         Binding(
             "e",
@@ -161,49 +207,13 @@ class DnsScreen(AreaScreen):
             show=False,
             tooltip="Rewrite and re-sign every zone, changed or not",
         ),
-        Binding(
-            "r",
-            "show_tab('records')",
-            "Records",
-            show=False,
-            tooltip="The selected zone's records with their explanations",
-        ),
-        Binding(
-            "f",
-            "show_tab('zonefile')",
-            "Zone file",
-            show=False,
-            tooltip="The selected zone's zone file",
-        ),
-        Binding(
-            "c",
-            "show_tab('custom')",
-            "Custom records",
-            show=False,
-            tooltip="The custom records in the selected zone",
-        ),
-        Binding(
-            "n",
-            "show_tab('secondary')",
-            "Secondary nameservers",
-            show=False,
-            tooltip="Secondary nameservers that copy the zones",
-        ),
-        Binding(
-            "d",
-            "show_tab('dnssec')",
-            "DNSSEC",
-            show=False,
-            tooltip="DNSSEC algorithm and the DS records for the registrar",
-        ),
-        Binding(
-            "p",
-            "show_tab('update')",
-            "Update preview",
-            show=False,
-            tooltip="What the DNS update would change, file by file",
-        ),
     ]
+
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "On a zone: its records; on a custom record: replace it"),
+        ("escape", "Back: from the filter to the records, from the records to the zones"),
+        ("tab", "The next part of the screen (zones, tabs, table)"),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -239,7 +249,8 @@ class DnsScreen(AreaScreen):
             with TabbedContent(id="dns-tabs"):
                 with TabPane("Records", id="dns-tab-records"):
                     yield self.make_browser()
-                    yield Static("", id="dns-record-detail")
+                    with VerticalScroll(id="dns-record-detail-box"):
+                        yield Static("", id="dns-record-detail")
                 with TabPane("Zone file", id="dns-tab-zonefile"):
                     yield TextView(id="dns-zonefile")
                 with TabPane("Custom", id="dns-tab-custom"):
@@ -293,7 +304,7 @@ class DnsScreen(AreaScreen):
             zones, zone, records, zonefile, custom, dns.secondary_nameservers(), algorithms, ds
         )
         rows, search = record_rows(records)
-        summary = f"{len(records):,} records in {prettify_domain(zone)}" if zone else ""
+        summary = f"{plural(len(records), 'record')} in {prettify_domain(zone)}" if zone else ""
         return DnsLoaded(rows, search, summary, view)
 
     @on(DnsLoaded)
@@ -400,11 +411,8 @@ class DnsScreen(AreaScreen):
         count = len(diffs)
         if count:
             names = ", ".join(prettify_domain(d.name) for d in diffs)
-            text = (
-                f"The update would change {count} file{'s' if count > 1 else ''}: {names}. "
-                "u applies it."
-            )
-            status = f"Update pending: {count} file{'s' if count > 1 else ''}. p shows it."
+            text = f"The update would change {plural(count, 'file')}: {names}. u applies it."
+            status = f"Update pending: {plural(count, 'file')}. p shows it."
         else:
             text = "Nothing to update. u runs the update anyway; U re-signs every zone."
             status = "DNS is up to date."

@@ -8,6 +8,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 
 from core.mail.addresses import prettify_domain
+from miab_tui.display import plural
 from miab_tui.messages import DomainsLoaded
 from miab_tui.screens.base import AreaScreen
 from miab_tui.widgets.record_browser import RecordBrowser
@@ -32,6 +33,9 @@ class DomainsScreen(AreaScreen):
         Binding("u", "show_users", "Users", tooltip="Show this domain's users"),
         Binding("l", "show_aliases", "Aliases", tooltip="Show this domain's aliases"),
     ]
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "Show the selected domain's users"),
+    )
 
     def read_records(self) -> DomainsLoaded:
         rows: list[Row] = []
@@ -47,7 +51,7 @@ class DomainsScreen(AreaScreen):
                 )
             )
             search.append(f"{display} {summary.domain}".lower())
-        return DomainsLoaded(rows, search, f"{len(summaries):,} domains")
+        return DomainsLoaded(rows, search, plural(len(summaries), "domain"))
 
     @on(RecordBrowser.Selected)
     def row_selected(self) -> None:

@@ -16,9 +16,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Label
 
-from core.mail.addresses import prettify_idn_email_address
 from core.mail.users import DomainUsers
 from core.mfa import MfaMethod
+from miab_tui.display import plural, shown_address
 from miab_tui.messages import RecordsLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.mfa_enable import MfaEnableForm
@@ -63,7 +63,7 @@ def mfa_rows(
         admin = "admin" if user.is_admin else ""
         count = str(len(user.methods)) if user.methods else ""
         labels = ", ".join(m.label or f"#{m.id}" for m in user.methods)
-        shown = prettify_idn_email_address(user.email)  # IDN domains in Unicode
+        shown = shown_address(user.email)  # IDN domains in Unicode
         rows.append(Row(user.email, (shown, admin, count, labels)))
         search.append(
             f"{user.email} {shown} {admin} {'mfa' if user.methods else 'none'} {labels}".lower()
@@ -108,6 +108,11 @@ class MfaScreen(AreaScreen):
         ),
     ]
 
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "Into the selected user's methods (x there disables the one selected)"),
+        ("escape", "Back from the methods to the users"),
+    )
+
     @property
     def methods_table(self) -> RecordTable:
         return self.query_one("#mfa-methods-table", RecordTable)
@@ -143,7 +148,9 @@ class MfaScreen(AreaScreen):
         groups = self.box.mail.users.list_users(with_archived=False, with_sizes=False)
         rows, search, users = mfa_rows(groups, self.box.mfa.methods_by_user())
         enrolled = sum(1 for user in users.values() if user.methods)
-        return MfaLoaded(rows, search, f"{len(users):,} users, {enrolled:,} with MFA", users)
+        return MfaLoaded(
+            rows, search, f"{plural(len(users), 'user')}, {enrolled:,} with MFA", users
+        )
 
     def records_shown(self) -> None:
         self._user_moved()
@@ -157,10 +164,9 @@ class MfaScreen(AreaScreen):
             rows: list[Row] = []
         else:
             rows = [Row(str(m.id), (f"#{m.id}", m.type, m.label or "")) for m in user.methods]
+            shown = shown_address(user.email)
             title.update(
-                f"Methods of {user.email}"
-                if rows
-                else f"{user.email} has no MFA method: e enables TOTP."
+                f"Methods of {shown}" if rows else f"{shown} has no MFA method: e enables TOTP."
             )
         # The method cursor stays put across reloads of the same user, else starts on top.
         same_user = user is not None and user.email == self._methods_of
@@ -206,7 +212,9 @@ class MfaScreen(AreaScreen):
     def _user_with_methods(self) -> UserMfa | None:
         user = self._selected_user()
         if user is not None and not user.methods:
-            self.notify(f"{user.email} has no MFA method to disable.", severity="warning")
+            self.notify(
+                f"{shown_address(user.email)} has no MFA method to disable.", severity="warning"
+            )
             return None
         return user
 
@@ -219,7 +227,7 @@ class MfaScreen(AreaScreen):
         self._confirm_disable(
             user.email,
             method.id,
-            f"Disable {method_text(method)} of {user.email}?",
+            f"Disable {method_text(method)} of {shown_address(user.email)}?",
             "Logging in will no longer ask for this method's codes. "
             + (
                 "It is their only method: the password alone will do. "
@@ -237,7 +245,11 @@ class MfaScreen(AreaScreen):
         self._confirm_disable(
             user.email,
             None,
-            f"Disable all {count} MFA method{'s' if count != 1 else ''} of {user.email}?",
+            (
+                f"Disable all {count} MFA methods of {shown_address(user.email)}?"
+                if count > 1
+                else f"Disable the MFA method of {shown_address(user.email)}?"
+            ),
             "The password alone will log them in, until they enrol again. Their API key "
             "and login sessions stop working.",
         )
@@ -245,15 +257,17 @@ class MfaScreen(AreaScreen):
     def _confirm_disable(self, email: str, mfa_id: int | None, title: str, body: str) -> None:
         mfa = self.box.mfa
 
+        shown = shown_address(email)
+
         def disable() -> str:
             removed = mfa.disable(email, mfa_id, actor=TUI_ACTOR)
-            text = f"MFA disabled: {email} " + ", ".join(method_text(m) for m in removed)
+            text = f"MFA disabled: {shown} " + ", ".join(method_text(m) for m in removed)
             if not mfa.list_methods(email):
-                text += f"\n{email} can now log in with the password alone."
+                text += f"\n{shown} can now log in with the password alone."
             return text
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_change(disable, f"MFA disabled: {email}", email)
+                self.run_change(disable, f"MFA disabled: {shown}", shown)
 
         self.app.push_screen(ConfirmDialog(title, body, confirm_label="Disable"), answered)

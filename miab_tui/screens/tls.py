@@ -31,6 +31,7 @@ from core.tls.service import (
     ProvisionOutcome,
     SslStatus,
 )
+from miab_tui.display import plural
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.job_follow import JobFollowDialog
@@ -120,7 +121,7 @@ def tls_rows(status: SslStatus) -> tuple[list[LevelRow], list[str]]:
 def summary_text(status: SslStatus) -> str:
     levels = [status_word(row)[1] for row in status.rows]
     return (
-        f"{len(levels):,} domains: {levels.count('ok'):,} ok, "
+        f"{plural(len(levels), 'domain')}: {levels.count('ok'):,} ok, "
         f"{levels.count('warning'):,} to watch, {levels.count('error'):,} to fix"
     )
 
@@ -163,7 +164,7 @@ def details_note(row: DomainStatus, details: CertDetails | None, primary: str) -
         note.field("Chain", "none" if details.self_signed else "none given", style="muted")
     note.field("Key", details.key_type)
     days = details.days_left
-    left = f"{days} days left" if days >= 0 else f"expired {-days} days ago"
+    left = f"{plural(days, 'day')} left" if days >= 0 else f"expired {plural(-days, 'day')} ago"
     valid = f"{details.not_before:%Y-%m-%d %H:%M} to {details.not_after:%Y-%m-%d %H:%M} UTC, "
     note.field("Valid", valid + left)
     if level:
@@ -212,6 +213,7 @@ class TlsScreen(AreaScreen):
     TlsScreen #tls-details-title { width: 1fr; text-style: bold; color: $text-primary; }
     TlsScreen #tls-provision-hint { width: auto; color: $text-muted; }
     TlsScreen #tls-details { height: 1fr; }
+    TlsScreen.-tiny #tls-details-panel { min-height: 4; }
     #tls-screen .record-browser--summary { width: 48; }
     """
 
@@ -241,6 +243,11 @@ class TlsScreen(AreaScreen):
             tooltip="Copy the TLSA record the selected domain's certificate needs",
         ),
     ]
+
+    HELP_KEYS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("enter", "Into the certificate's details, to select and copy text"),
+        ("escape", "Back from the details to the domains"),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -305,7 +312,7 @@ class TlsScreen(AreaScreen):
         if view is not None:
             count = len(view.status.can_provision)
             hint.update(
-                f"p provisions {count} domain{'s' if count != 1 else ''} now"
+                f"p provisions {plural(count, 'domain')} now"
                 if count
                 else "No domain can be provisioned now"
             )
@@ -437,8 +444,7 @@ class TlsScreen(AreaScreen):
 
         self.app.push_screen(
             ConfirmDialog(
-                f"Provision certificates for {len(domains)} "
-                f"domain{'s' if len(domains) != 1 else ''}?",
+                f"Provision certificates for {plural(len(domains), 'domain')}?",
                 f"{shown}.\n\nThe box asks {where} for each, proves it serves the domain "
                 "(HTTP-01 from its web root), installs what it gets and restarts the mail "
                 "services when the box's own certificate changes. It runs as a job: it goes "

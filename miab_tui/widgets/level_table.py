@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Final, Literal
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
@@ -20,7 +19,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from miab_tui.widgets.record_browser import RecordBrowser
-from miab_tui.widgets.record_table import RecordTable, Row
+from miab_tui.widgets.record_table import RecordTable, Row, fit_cell
 
 Level = Literal["", "ok", "warning", "error"]
 LEVEL_BADGE: Final = "level"  # Column.badge of the columns drawn in the row's level colour
@@ -71,9 +70,7 @@ class LevelTable(RecordTable):
                     )
                 if cursor is not None:
                     cell_style += cursor
-            if cell_len(cell) > cell_width:
-                cell = set_cell_size(cell, max(0, cell_width - 1)) + "…"
-            segments.append(Segment(set_cell_size(cell, cell_width), cell_style))
+            segments.append(Segment(fit_cell(cell, cell_width), cell_style))
             segments.append(Segment("  ", style))
         return Strip(segments).crop_extend(0, width, style)
 

@@ -14,7 +14,7 @@ domain), read it to know what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label
 
-from miab_tui.widgets.record_table import Column, RecordTable, Row
+from miab_tui.widgets.record_table import Column, RecordTable, Row, row_lengths, widths_of
 
 
 class RecordBrowser(Widget):
@@ -44,10 +44,14 @@ class RecordBrowser(Widget):
     RecordBrowser .record-browser--filter {
         width: 1fr;
     }
-    /* A fixed width: the count changes on every keystroke and must not re-flow the row. */
+    /* A fixed width: the count changes on every keystroke and must not re-flow the row;
+       in a narrow terminal it gives way to the filter (and ends in an ellipsis). */
     RecordBrowser .record-browser--summary {
         width: 52;
+        max-width: 45%;
         height: 3;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         content-align: right middle;
         padding: 0 1;
         color: $text-muted;
@@ -96,6 +100,8 @@ class RecordBrowser(Widget):
         self._table_id = table_id
         self._all_rows: Sequence[Row] = ()
         self._search: Sequence[str] = ()
+        self._lengths: Sequence[tuple[int, ...]] = ()
+        self._all_widths: list[int] = []
         self._summary = ""
 
     def compose(self) -> ComposeResult:
@@ -144,28 +150,58 @@ class RecordBrowser(Widget):
         search: Sequence[str],
         summary: str,
         widths: Sequence[int] | None = None,
+        lengths: Sequence[tuple[int, ...]] | None = None,
     ) -> None:
-        """Take every record (and `widths` measured off the UI thread, if given); show those
-        the filter matches with the cursor still on the record it was on."""
+        """Take every record; show those the filter matches with the cursor still on the
+        record it was on. `lengths` (`row_lengths`) and `widths` (their `widths_of`) may come
+        measured off the UI thread; the columns fit the rows shown."""
         keep = self.table.cursor_key
         self._all_rows = rows
         self._search = search
         self._summary = summary
-        self.table.fit_columns(rows, widths)
+        self._lengths = lengths if lengths is not None else row_lengths(self._columns, rows)
+        self._all_widths = (
+            list(widths) if widths is not None else widths_of(self._columns, self._lengths)
+        )
         self._show(keep)
+
+    @property
+    def all_rows(self) -> Sequence[Row]:
+        """Every record, the filter aside."""
+        return self._all_rows
+
+    def update_rows(self, changed: Mapping[str, Row]) -> None:
+        """Replace the records with these keys (their search texts stay), keeping the
+        filter and the cursor."""
+        if not changed:
+            return
+        rows = list(self._all_rows)
+        lengths = list(self._lengths)
+        for index, row in enumerate(rows):
+            new = changed.get(row.key)
+            if new is not None:
+                rows[index] = new
+                lengths[index] = row_lengths(self._columns, [new])[0]
+        self._all_rows = rows
+        self._lengths = lengths
+        self._all_widths = widths_of(self._columns, lengths)
+        self._show(self.table.cursor_key)
 
     def _show(self, keep_key: str | None) -> None:
         needle = self.filter_text.strip().lower()
         if needle:
-            rows: Sequence[Row] = [
-                row
-                for row, text in zip(self._all_rows, self._search, strict=True)
-                if needle in text
-            ]
+            matches = [index for index, text in enumerate(self._search) if needle in text]
+            all_rows = self._all_rows
+            lengths = self._lengths
+            rows: Sequence[Row] = [all_rows[index] for index in matches]
+            widths = widths_of(self._columns, [lengths[index] for index in matches])
             summary = f"{len(rows):,} of {self._summary}"
         else:
             rows = self._all_rows
+            widths = self._all_widths
             summary = self._summary
+        # The columns follow the rows shown: a long value the filter hides widens nothing.
+        self.table.fit_columns(rows, widths)
         self.table.replace_rows(rows, keep_key=keep_key)
         self.query_one(".record-browser--summary", Label).update(summary)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -31,7 +31,13 @@ from textual.strip import Strip
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A column: its header, and a fixed width or `None` to fit the widest cell."""
+    """A column: its header, and a fixed width or `None` to fit its cells.
+
+    A fitted column is as wide as its widest shown cell, up to `max_width` (a longer cell
+    ends in an ellipsis); when the table has room to spare, the columns cut short grow
+    towards their widest cell, and when it is narrow they give way so the last column keeps
+    some room (see `layout_widths`).
+    """
 
     label: str
     width: int | None = None
@@ -40,6 +46,8 @@ class Column:
     # A component class (without the `record-table--` prefix) for non-empty cells.
     badge: str | None = None
     max_width: int = 48
+    # How far a fitted column gives way in a narrow table (`COLUMN_MIN` when None).
+    min_width: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +63,108 @@ class RowDoesNotExist(KeyError):
     """No row has that key (DataTable's name for the same error)."""
 
 
-def column_widths(columns: Sequence[Column], rows: Sequence[Row]) -> list[int]:
-    """Each column's width: fixed, or the widest cell (capped), at least the header."""
+# The last column keeps at least this much of a narrow table (when its cells are as wide),
+# and a fitted column gives way down to its `min_width`, else to this.
+LAST_COLUMN_MIN: Final = 20
+COLUMN_MIN: Final = 6
+
+
+def row_lengths(columns: Sequence[Column], rows: Sequence[Row]) -> list[tuple[int, ...]]:
+    """Each row's cell widths in terminal cells (0 for fixed columns): measured once (off the
+    UI thread for an area's records), so the widths of any filtered subset are a `max`."""
+    fitted = [index for index, column in enumerate(columns) if column.width is None]
+    lengths = []
+    for row in rows:
+        cells = row.cells
+        measured = [0] * len(columns)
+        for index in fitted:
+            measured[index] = cell_len(cells[index])
+        lengths.append(tuple(measured))
+    return lengths
+
+
+def widths_of(columns: Sequence[Column], lengths: Sequence[tuple[int, ...]]) -> list[int]:
+    """Each column's natural width over rows of these `row_lengths`: fixed, or the widest
+    cell (at least the header)."""
+    widest = [max(values) for values in zip(*lengths, strict=True)] if lengths else []
     widths = []
     for index, column in enumerate(columns):
         if column.width is not None:
             widths.append(column.width)
-            continue
-        widest = max((cell_len(row.cells[index]) for row in rows), default=0)
-        widths.append(min(max(widest, cell_len(column.label)), column.max_width))
+        else:
+            cells = widest[index] if widest else 0
+            widths.append(max(cells, cell_len(column.label)))
     return widths
+
+
+def column_widths(columns: Sequence[Column], rows: Sequence[Row]) -> list[int]:
+    """Each column's natural width over `rows` (fixed, or the widest cell, at least the
+    header); `layout_widths` fits them to the table."""
+    return widths_of(columns, row_lengths(columns, rows))
+
+
+def layout_widths(columns: Sequence[Column], natural: Sequence[int], total: int) -> list[int]:
+    """The drawn width of each column in a table `total` cells wide (one cell of margin, two
+    between columns). The last column takes whatever is left.
+
+    Fitted columns start at their natural width up to `max_width`. Room to spare goes, in
+    equal shares, to the columns that are cut short (the last one included), up to their
+    natural width; a table too narrow takes room from the widest fitted columns first, down
+    to their `min_width`, so the last column keeps `LAST_COLUMN_MIN` cells where it can.
+    """
+    count = len(columns)
+    if count == 0:
+        return []
+    room = total - 2 * count - 1
+    widths = []
+    for column, width in zip(columns, natural, strict=True):
+        widths.append(width if column.width is not None else min(width, column.max_width))
+    last = count - 1
+    if columns[last].width is None:
+        widths[last] = min(natural[last], max(LAST_COLUMN_MIN, columns[last].max_width))
+    spare = room - sum(widths)
+    if spare > 0:
+        # Grow the columns cut short, equal shares at a time, up to what their cells need.
+        while spare > 0:
+            short = [i for i in range(count) if widths[i] < natural[i]]
+            if not short:
+                break
+            share = max(1, spare // len(short))
+            for index in short:
+                grow = min(share, natural[index] - widths[index], spare)
+                widths[index] += grow
+                spare -= grow
+                if spare == 0:
+                    break
+    elif spare < 0:
+        # Too narrow: keep the last column readable, shrinking the widest fitted ones first.
+        want_last = min(widths[last], LAST_COLUMN_MIN)
+        floors = [
+            widths[i]
+            if columns[i].width is not None or i == last
+            else min(widths[i], columns[i].min_width or COLUMN_MIN)
+            for i in range(count)
+        ]
+        floors[last] = want_last
+        deficit = -spare
+        while deficit > 0:
+            shrinkable = [i for i in range(count) if widths[i] > floors[i]]
+            if not shrinkable:
+                break
+            widest = max(widths[i] for i in shrinkable)
+            for index in shrinkable:
+                if widths[index] == widest and deficit > 0:
+                    widths[index] -= 1
+                    deficit -= 1
+    widths[last] = max(1, room - sum(widths[:last]))
+    return widths
+
+
+def fit_cell(cell: str, width: int) -> str:
+    """The cell padded or cut to `width` cells; a cut cell ends in an ellipsis."""
+    if cell_len(cell) > width:
+        cell = set_cell_size(cell, max(0, width - 1)) + "…"
+    return set_cell_size(cell, width)
 
 
 class RecordTable(ScrollView, can_focus=True):
@@ -150,7 +250,9 @@ class RecordTable(ScrollView, can_focus=True):
         self.columns: tuple[Column, ...] = tuple(columns)
         self.empty_text = empty_text
         self._rows: Sequence[Row] = ()
+        # The natural widths of the shown rows, and the layout last drawn from them.
         self._widths: list[int] = [c.width or cell_len(c.label) for c in self.columns]
+        self._layout: tuple[int, list[int]] | None = None
 
     # --- data -------------------------------------------------------------------------
 
@@ -188,9 +290,18 @@ class RecordTable(ScrollView, can_focus=True):
         return list(self._rows[row_index].cells)
 
     def fit_columns(self, rows: Sequence[Row], widths: Sequence[int] | None = None) -> None:
-        """Size the auto-width columns to `rows` (all the data, so filtering keeps them
-        still), or take `widths` already measured off the UI thread by `column_widths`."""
-        self._widths = list(widths) if widths is not None else column_widths(self.columns, rows)
+        """Size the fitted columns to `rows` (the rows shown), or take their natural `widths`
+        already measured (off the UI thread, or from `row_lengths`)."""
+        widths = list(widths) if widths is not None else column_widths(self.columns, rows)
+        if widths != self._widths:
+            self._widths = widths
+            self._layout = None
+            self.refresh()
+
+    @property
+    def natural_widths(self) -> list[int]:
+        """Each column's natural width over the rows it was last fitted to."""
+        return list(self._widths)
 
     def replace_rows(self, rows: Sequence[Row], *, keep_key: str | None = None) -> None:
         """Show `rows`; put the cursor on `keep_key` if it is among them, else clamp it."""
@@ -279,11 +390,11 @@ class RecordTable(ScrollView, can_focus=True):
     # --- drawing ----------------------------------------------------------------------
 
     def _cell_widths(self, total: int) -> list[int]:
-        """Column widths for this width: the last column takes what is left."""
-        widths = list(self._widths)
-        used = sum(widths[:-1]) + 2 * len(widths) + 1
-        widths[-1] = max(1, total - used)
-        return widths
+        """Column widths for a table `total` cells wide (`layout_widths`), kept until the
+        width or the fitted widths change."""
+        if self._layout is None or self._layout[0] != total:
+            self._layout = (total, layout_widths(self.columns, self._widths, total))
+        return self._layout[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -336,8 +447,6 @@ class RecordTable(ScrollView, can_focus=True):
                     )
                 if cursor is not None:
                     cell_style += cursor
-            if cell_len(cell) > cell_width:
-                cell = set_cell_size(cell, max(0, cell_width - 1)) + "…"
-            segments.append(Segment(set_cell_size(cell, cell_width), cell_style))
+            segments.append(Segment(fit_cell(cell, cell_width), cell_style))
             segments.append(Segment("  ", style))
         return Strip(segments).crop_extend(0, width, style)

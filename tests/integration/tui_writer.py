@@ -40,7 +40,7 @@ def set_field(app: MiabApp, name: str, value: str) -> None:
 
 async def add_users(box_dir: str, seconds: float, tag: str) -> None:
     box = open_box(box_dir)
-    app = MiabApp(box, cursor_blink=False)
+    app = MiabApp(box, cursor_blink=False, area="users")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         deadline = time.monotonic() + seconds
@@ -53,6 +53,7 @@ async def add_users(box_dir: str, seconds: float, tag: str) -> None:
             assert isinstance(app.screen, UserForm), app.screen
             set_field(app, "email", email)
             set_field(app, "password", "tui-password-1")
+            set_field(app, "password-again", "tui-password-1")  # the form asks twice
             await pilot.press("ctrl+s")
             await settle(app, pilot)
             if isinstance(app.screen, UsersScreen):

@@ -35,7 +35,8 @@ async def settle(pilot: Pilot) -> None:
 
 @pytest.fixture
 def app(demo_box: Box) -> MiabApp:
-    return MiabApp(demo_box, cursor_blink=False)
+    # The tests of an area start on it; the dashboard (the first area) has its own tests.
+    return MiabApp(demo_box, cursor_blink=False, area="users")
 
 
 @pytest.hookimpl(tryfirst=True)

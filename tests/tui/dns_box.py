@@ -22,6 +22,6 @@ def fixed_key_app(directory: Path) -> Iterator[MiabApp]:
     copy_keys(DNS_KEYS, box)
     seed_demo(box, admin_password=DEMO_ADMIN_PASSWORD)
     try:
-        yield MiabApp(box, cursor_blink=False)
+        yield MiabApp(box, cursor_blink=False, area="users")
     finally:
         box.close()

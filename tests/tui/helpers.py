@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from miab_tui.widgets.form_field import FormField
 from miab_tui.widgets.record_table import RecordTable
@@ -30,6 +30,22 @@ async def fill(pilot: Pilot, field: str, text: str) -> None:
     control.cursor_position = len(control.value)
     if text:
         await pilot.press(text[-1])
+
+
+async def fill_password(pilot: Pilot, password: str, again: str | None = None) -> None:
+    """Type a password in a form's two password fields (`again` when it differs)."""
+    await fill(pilot, "password", password)
+    await fill(pilot, "password_again", password if again is None else again)
+
+
+def dialog_text(pilot: Pilot) -> str:
+    """Every text of the dialog shown (title, body), as rendered."""
+    return "\n".join(str(widget.render()) for widget in pilot.app.screen.query(Static))
+
+
+def notifications(pilot: Pilot) -> list[str]:
+    """The toasts shown so far, newest last."""
+    return [n.message for n in pilot.app._notifications]
 
 
 def field_error(pilot: Pilot, field: str) -> str:

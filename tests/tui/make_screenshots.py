@@ -14,10 +14,14 @@ SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_snapshots"
 
 
 def readable(stem: str) -> str:
-    """`TestUserModals.test_add_user_refused` -> `user-modals-add-user-refused`."""
+    """`TestUserModals.test_add_user_refused` -> `user-modals-add-user-refused`; a picture
+    at a size of its own (`...[80x24]`) ends in it (`...-80x24`), the usual size in nothing."""
     group, _, test = stem.partition(".")
     group = re.sub(r"(?<!^)(?=[A-Z])", "-", group.removeprefix("Test")).lower()
-    return f"{group}-{test.removeprefix('test_').replace('_', '-')}"
+    test, _, size = test.partition("[")
+    size = size.rstrip("]")
+    suffix = f"-{size}" if size and size != "120x36" else ""
+    return f"{group}-{test.removeprefix('test_').replace('_', '-')}{suffix}"
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ async def test_activity_shows_tui_changes(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select(pilot, "bob@example.com")
-        await pilot.press("t")
+        await pilot.press("t", "y")  # make bob an admin (asks first)
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
@@ -121,3 +121,39 @@ async def test_activity_shows_targets_in_unicode_and_the_setup_actor(app: MiabAp
             "ok",
         ) in rows
         assert not any("xn--" in cells[4] for cells in rows)
+
+
+async def test_dashboard_and_system_keys_and_the_bar_at_80_columns(app: MiabApp) -> None:
+    """0 opens the dashboard (the first area), the next nine areas have 1 to 9; at 80 columns
+    the bar drops what does not fit (padding, then the keys) and still names every area."""
+    from textual.widgets import Label
+
+    from miab_tui.areas import keyed
+    from miab_tui.widgets.nav_bar import NavBar
+    from tests.tui.status_box import quick_checks
+    from tests.tui.tls_box import FakeDns
+
+    areas = list(keyed())
+    assert areas[0][0] == "0" and areas[0][1].mode == "dashboard"
+    with FakeDns() as dns:
+        quick_checks(app.box, dns)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for key, area in (areas[0], *(a for a in areas if a[1].mode == "system"), areas[1]):
+                if key:
+                    await pilot.press(key)
+                else:
+                    app.switch_mode(area.mode)
+                await settle(pilot)
+                assert getattr(app.screen, "AREA", None) == area.mode
+                labels = list(app.screen.query_one(NavBar).query(Label))
+                assert [str(label.render()) for label in labels] == [a.title for _, a in areas]
+                assert all(app.screen.region.contains_region(label.region) for label in labels)
+                current = [label for label in labels if label.has_class("-current")]
+                assert [label.id for label in current] == [f"nav-{area.mode}"]
+            await pilot.resize_terminal(120, 36)
+            await settle(pilot)
+            labels = list(app.screen.query_one(NavBar).query(Label))
+            assert [str(label.render()) for label in labels] == [
+                f"{key} {area.title}" if key else area.title for key, area in areas
+            ]

@@ -12,7 +12,16 @@ from miab_tui.modals.user_form import PasswordForm, QuotaForm, UserForm
 from miab_tui.screens.base import TUI_ACTOR
 from miab_tui.screens.users import UsersScreen
 from tests.tui.conftest import SIZE, settle
-from tests.tui.helpers import field_error, fill, save, select, table_keys
+from tests.tui.helpers import (
+    dialog_text,
+    field_error,
+    fill,
+    fill_password,
+    notifications,
+    save,
+    select,
+    table_keys,
+)
 
 
 async def test_lists_users_grouped_by_domain_in_core_order(app: MiabApp) -> None:
@@ -39,7 +48,7 @@ async def test_add_user(app: MiabApp) -> None:
         await pilot.press("a")
         assert isinstance(app.screen, UserForm)
         await fill(pilot, "email", "zoe@example.com")
-        await fill(pilot, "password", "a-good-password")
+        await fill_password(pilot, "a-good-password")
         app.screen.query_one("#admin", Checkbox).value = True
         await fill(pilot, "quota", "1G")
         await save(pilot)
@@ -62,7 +71,7 @@ async def test_add_user_refused_shows_core_message_beside_the_field(app: MiabApp
         await settle(pilot)
         await pilot.press("a")
         await fill(pilot, "email", "Zoe@example.com")
-        await fill(pilot, "password", "a-good-password")
+        await fill_password(pilot, "a-good-password")
         await save(pilot)
         assert isinstance(app.screen, UserForm), "the form stays open"
         assert field_error(pilot, "email") == USER_CHARS_MESSAGE
@@ -71,12 +80,12 @@ async def test_add_user_refused_shows_core_message_beside_the_field(app: MiabApp
         assert app.focused is app.screen.query_one("#email", Input)
 
         await fill(pilot, "email", "zoe@example.com")
-        await fill(pilot, "password", "short")
+        await fill_password(pilot, "short")
         await save(pilot)
         assert field_error(pilot, "email") == ""
         assert field_error(pilot, "password") == "Passwords must be at least eight characters."
 
-        await fill(pilot, "password", "a-good-password")
+        await fill_password(pilot, "a-good-password")
         await fill(pilot, "quota", "1.5G")
         await save(pilot)
         assert field_error(pilot, "quota") == (
@@ -94,7 +103,7 @@ async def test_add_existing_user_is_refused_beside_email(app: MiabApp) -> None:
         await settle(pilot)
         await pilot.press("a")
         await fill(pilot, "email", "alice@example.com")
-        await fill(pilot, "password", "a-good-password")
+        await fill_password(pilot, "a-good-password")
         await save(pilot)
         assert field_error(pilot, "email") == "User already exists."
 
@@ -107,7 +116,10 @@ async def test_set_password(app: MiabApp) -> None:
         assert isinstance(app.screen, PasswordForm)
         assert app.screen.email == "bob@example.com"
         await fill(pilot, "password", "bobs-new-password")
+        # Enter goes on to the second field; there, Enter saves.
         await pilot.press("enter")
+        assert app.focused is app.screen.query_one("#password-again", Input)
+        await pilot.press(*"bobs-new-password", "enter")
         await settle(pilot)
         assert isinstance(app.screen, UsersScreen)
     assert verify_password("bobs-new-password", app.box.mail.users.password_hash("bob@example.com"))
@@ -119,25 +131,33 @@ async def test_set_password_too_short_stays_open(app: MiabApp) -> None:
         await settle(pilot)
         await select(pilot, "bob@example.com")
         await pilot.press("p")
-        await fill(pilot, "password", "   ")
+        await fill_password(pilot, "   ")
         await save(pilot)
         assert isinstance(app.screen, PasswordForm)
         assert field_error(pilot, "password") == "No password provided."
     assert app.box.mail.users.password_hash("bob@example.com") == before
 
 
-async def test_toggle_admin(app: MiabApp) -> None:
+async def test_toggle_admin_asks_first(app: MiabApp) -> None:
     users = app.box.mail.users
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select(pilot, "alice@example.com")
         await pilot.press("t")
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Make alice@example.com an administrator?" in dialog_text(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert users.get_privileges("alice@example.com") == ()
+        await pilot.press("t", "y")
         await settle(pilot)
         assert users.get_privileges("alice@example.com") == ("admin",)
         table = app.screen.table
         assert table.cursor_key == "alice@example.com"
         assert table.get_row_at(table.cursor_row)[2] == "admin"
         await pilot.press("t")
+        assert "Take the admin privilege from alice@example.com?" in dialog_text(pilot)
+        await pilot.press("y")
         await settle(pilot)
         assert users.get_privileges("alice@example.com") == ()
 
@@ -181,7 +201,7 @@ async def test_archived_mailbox_refuses_account_actions(app: MiabApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select(pilot, "frank@example.com")
-        for key in ("p", "t", "q", "x"):
+        for key in ("p", "t", "q"):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, UsersScreen)
@@ -213,4 +233,7 @@ async def test_filter_as_you_type(app: MiabApp) -> None:
         assert table_keys(pilot) == ["me@example.com"]
         await pilot.press("escape", "t")  # the keys belong to the table again
         await settle(pilot)
-    assert app.box.mail.users.get_privileges("me@example.com") == ()
+        # (me@ is the only admin: the TUI refuses to take the privilege.)
+        assert isinstance(app.screen, UsersScreen)
+        assert "me@example.com is the only administrator" in notifications(pilot)[-1]
+    assert app.box.mail.users.get_privileges("me@example.com") == ("admin",)
