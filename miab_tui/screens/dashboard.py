@@ -22,6 +22,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Label
 
@@ -132,15 +133,10 @@ class DashboardScreen(AreaScreen):
     DEFAULT_CSS = """
     DashboardScreen #dashboard-bar { height: 1; padding: 0 1; background: $panel; }
     DashboardScreen #dashboard-bar > Label { width: auto; margin-right: 2; }
-    DashboardScreen #dashboard-errors { color: $text-error; text-style: bold; }
-    DashboardScreen #dashboard-warnings { color: $text-warning; text-style: bold; }
-    DashboardScreen #dashboard-ok { color: $text-success; text-style: bold; }
-    DashboardScreen #dashboard-bar > Label.-zero { color: $text-muted; text-style: none; }
-    DashboardScreen #dashboard-bar > #dashboard-progress {
+    DashboardScreen #dashboard-bar > #dashboard-counts {
         width: 1fr; margin-right: 1; color: $text-muted; text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    DashboardScreen #dashboard-bar > #dashboard-progress.-stopped { color: $text-warning; }
     DashboardScreen #dashboard-bar > #dashboard-mode {
         margin-right: 0; color: $text-accent; text-style: bold;
     }
@@ -206,6 +202,11 @@ class DashboardScreen(AreaScreen):
     # --- layout -----------------------------------------------------------------------
 
     @property
+    def idle(self) -> bool:
+        """No run going and nothing left to draw: what is shown is the whole last run."""
+        return not self._runs and not self._redraw_queued and self._finished_at is not None
+
+    @property
     def details_view(self) -> NoteView:
         return self.query_one("#dashboard-details", NoteView)
 
@@ -222,10 +223,9 @@ class DashboardScreen(AreaScreen):
         for widget in super().compose():
             if isinstance(widget, RecordBrowser):
                 with Horizontal(id="dashboard-bar"):
-                    yield Label("", id="dashboard-errors")
-                    yield Label("", id="dashboard-warnings")
-                    yield Label("", id="dashboard-ok")
-                    yield Label("", id="dashboard-progress")
+                    # One line of fixed width: labels sized to their changing text could
+                    # keep a width measured for an earlier count ("1 warning").
+                    yield Label("", id="dashboard-counts")
                     yield Label("", id="dashboard-mode")
             if isinstance(widget, Footer):
                 with Vertical(id="dashboard-details-panel"):
@@ -384,29 +384,29 @@ class DashboardScreen(AreaScreen):
     def _draw_bar(self) -> None:
         board = self.board
         counts = board.counts()
-        errors, warnings, ok = counts_text(counts)
-        for widget_id, text, count in (
-            ("#dashboard-errors", errors, counts[CheckStatus.ERROR]),
-            ("#dashboard-warnings", warnings, counts[CheckStatus.WARNING]),
-            ("#dashboard-ok", ok, counts[CheckStatus.OK]),
+        line = Content()
+        for text, count, style in zip(
+            counts_text(counts),
+            (counts[CheckStatus.ERROR], counts[CheckStatus.WARNING], counts[CheckStatus.OK]),
+            ("$text-error bold", "$text-warning bold", "$text-success bold"),
+            strict=True,
         ):
-            label = self.query_one(widget_id, Label)
-            label.update(text)
-            label.set_class(count == 0, "-zero")
-        progress = self.query_one("#dashboard-progress", Label)
-        progress.set_class(bool(board.stopped), "-stopped")
+            line += Content.styled(text, style if count else "$text-muted") + "  "
         if not board.total:
-            progress.update("Planning the checks…" if self._runs else "")
+            progress = Content("Planning the checks…" if self._runs else "")
         elif board.running:
-            progress.update(f"Running: {board.done:,} of {plural(board.total, 'check')} done")
+            progress = Content(f"Running: {board.done:,} of {plural(board.total, 'check')} done")
         elif board.stopped:
-            progress.update(f"Only the services were checked. {board.stopped}")
+            progress = Content.styled(
+                f"Only the services were checked. {board.stopped}", "$text-warning"
+            )
         else:
             when = ""
             if self._finished_at is not None:
                 stamp = datetime.fromtimestamp(self._finished_at, UTC)
                 when = f" at {stamp:%H:%M:%S} UTC"
-            progress.update(f"{plural(board.total, 'check')} done{when}")
+            progress = Content(f"{plural(board.total, 'check')} done{when}")
+        self.query_one("#dashboard-counts", Label).update(line + progress)
         mode = self.query_one("#dashboard-mode", Label)
         mode.update("problems only" if self.problems_only else "")
         mode.display = self.problems_only
