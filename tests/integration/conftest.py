@@ -1,4 +1,4 @@
-"""Helpers for the real-daemon tier: find a program or skip (fail in CI), reach the API face.
+"""Helpers for the real-daemon tier: find a program or skip (fail in CI), the API's auth header.
 
 DESIGN.md "Tests, in tiers" (4): locally these tests skip with a reason when the program is
 missing; in CI (`CI=true`, set by `.ci/run`) a missing program is a failure, so a broken
@@ -11,13 +11,12 @@ import base64
 import os
 import shutil
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
-    from core import Box
     from tests.integration.pebble import Pebble
 
 
@@ -39,22 +38,6 @@ def require_program(name: str, package: str) -> str:
     if not found:
         missing_requirement(f"{name} is not installed (Debian package {package})")
     return found
-
-
-def api_app_factory() -> Callable[[Box], object] | None:
-    """`api_server.make_app` once the API face exists, else None (its tests then skip)."""
-    try:
-        import api_server
-    except ImportError:
-        return None
-    return getattr(api_server, "make_app", None)
-
-
-def require_api_app_factory() -> Callable[[Box], object]:
-    factory = api_app_factory()
-    if factory is None:
-        pytest.skip("api_server.make_app is not there yet")
-    return factory
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:

@@ -26,7 +26,6 @@ from core.mail.passwords import verify_password
 from core.storage.files import atomic_write
 from tests.conftest import TEST_ACTOR, fixed_clock
 from tests.integration import writers
-from tests.integration.conftest import api_app_factory
 
 pytestmark = pytest.mark.integration
 
@@ -62,15 +61,15 @@ def table_rows(db_path: Path, table: str) -> list[tuple]:
         conn.close()
 
 
-def writer_plan(api_available: bool) -> list[tuple[str, str]]:
+def writer_plan() -> list[tuple[str, str]]:
     """(where, face) of each writer: half threads, half processes; one of each through the
-    API once it exists."""
-    faces = ["api", "core", "core", "core"] if api_available else ["core"] * 4
+    API."""
+    faces = ["api", "core", "core", "core"]
     return [("thread", face) for face in faces] + [("process", face) for face in faces]
 
 
 def test_concurrent_writers_all_land(box_dir: Path) -> None:
-    plan = writer_plan(api_app_factory() is not None)
+    plan = writer_plan()
     assert len(plan) == WRITERS
     shared_box = open_box(box_dir)  # the threads share one Box, as the API server's do
     start_at = time.time() + START_DELAY

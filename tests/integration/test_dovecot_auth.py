@@ -32,7 +32,6 @@ from tests.integration.conftest import (
     basic_auth,
     free_tcp_port,
     missing_requirement,
-    require_api_app_factory,
     require_program,
 )
 
@@ -327,7 +326,8 @@ def test_idn_domain_user_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
 def test_user_added_through_api_logs_in(imap_box: Box, dovecot: Dovecot) -> None:
     from webtest import TestApp
 
-    make_app = require_api_app_factory()
+    from api_server import make_app
+
     imap_box.mail.users.add_user(ADMIN, ADMIN_PASSWORD, "admin", actor=TEST_ACTOR)
     app = TestApp(make_app(imap_box))
 

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from core import Box, init_box
 from core.host import Host
+from core.results import Change
 from core.web import UPDATED, Listen, WebService
 from core.web.service import NOT_UPDATED
 from tests.conftest import TEST_ACTOR
@@ -129,6 +130,28 @@ def eventually(check: Callable[[], T], what: str, served: Served | None = None) 
                 log = served.log() if served else ""
                 raise AssertionError(f"{what} did not happen within {WAIT} s\n{log}") from None
             time.sleep(0.1)
+
+
+def nginx_workers(served: Served) -> set[int]:
+    """The worker processes of the test's nginx (the master's children)."""
+    master = (served.prefix / "nginx.pid").read_text().strip()
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return {int(pid) for pid in children.read_text().split()}
+
+
+def update(served: Served) -> Change:
+    """`web.update()`, and once it reloaded nginx, its old workers gone: they finish what they
+    hold, and until they exit one of them may still take a new connection with the old config."""
+    old = nginx_workers(served)
+    change = served.web.update(actor=TEST_ACTOR)
+    if change.changed:
+
+        def replaced() -> None:
+            workers = nginx_workers(served)
+            assert workers and not workers & old
+
+        eventually(replaced, "the reload", served)
+    return change
 
 
 @dataclass
@@ -269,7 +292,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 out = process.stdout.read() if process.stdout and process.poll() is not None else ""
                 pytest.fail(f"nginx did not start: {out}{state.log()}")
             time.sleep(0.05)
-        change = web.update(actor=TEST_ACTOR)
+        change = update(state)
         assert change.lines == (UPDATED,), change.lines
         eventually(lambda: http_get(http_port, PRIMARY, "/"), "serving port 80", state)
         yield state
@@ -381,7 +404,7 @@ def test_the_admin_proxy_sets_the_clients_address(served: Served) -> None:
 
 
 def test_custom_yaml_proxies_redirects_and_hostile_values(served: Served) -> None:
-    box, web = served.box, served.web
+    box = served.box
     hostile = '/h" { return 200 "pwned"; } location "/z'
     custom = {
         "example.org": {
@@ -392,7 +415,7 @@ def test_custom_yaml_proxies_redirects_and_hostile_values(served: Served) -> Non
         }
     }
     (box.config.storage_root / "www" / "custom.yaml").write_text(json.dumps(custom))
-    change = web.update(actor=TEST_ACTOR)
+    change = update(served)
     assert change.lines == (UPDATED,), change.lines
     port = served.https_port
 
@@ -416,14 +439,14 @@ def test_custom_yaml_proxies_redirects_and_hostile_values(served: Served) -> Non
 
 def test_a_new_certificate_is_served_after_the_update(served: Served) -> None:
     new = own_certificate(served.box, served.ca, ["example.org", "mta-sts.example.org"], "org-2")
-    change = served.web.update(actor=TEST_ACTOR)
+    change = update(served)
     assert change.lines == (UPDATED,), change.lines
 
     def renewed() -> None:
         assert https_get(served.https_port, "mta-sts.example.org", "/").certificate == new
 
     eventually(renewed, "the new certificate", served)
-    assert served.web.update(actor=TEST_ACTOR).lines == ()
+    assert update(served).lines == ()
 
 
 def test_a_broken_config_is_refused_and_the_old_one_stays_live(served: Served) -> None:
@@ -433,7 +456,7 @@ def test_a_broken_config_is_refused_and_the_old_one_stays_live(served: Served) -
     include = box.config.storage_root / "www" / "example.com.conf"
     include.write_text("add_header X-Broken yes\nlocation /broken {\n")
     try:
-        change = web.update(actor=TEST_ACTOR)
+        change = update(served)
         assert not change.changed
         (line,) = change.lines
         assert line.startswith(NOT_UPDATED + "nginx refused it: nginx: [emerg] "), line
@@ -445,7 +468,7 @@ def test_a_broken_config_is_refused_and_the_old_one_stays_live(served: Served) -
         assert "X-Broken" not in reply.headers
         # A good include is taken, and served after the reload.
         include.write_text('add_header X-Included "yes" always;\n')
-        assert web.update(actor=TEST_ACTOR).lines == (UPDATED,)
+        assert update(served).lines == (UPDATED,)
 
         def included() -> None:
             assert https_get(served.https_port, "example.com", "/").headers["X-Included"] == "yes"
@@ -453,7 +476,7 @@ def test_a_broken_config_is_refused_and_the_old_one_stays_live(served: Served) -
         eventually(included, "the include", served)
     finally:
         include.unlink()
-    assert web.update(actor=TEST_ACTOR).lines == (UPDATED,)
+    assert update(served).lines == (UPDATED,)
     assert https_get(served.https_port, "example.com", "/").status == 200
     # The fingerprints of every TLS file are in the config (the change marker).
     assert conf.read_text().count("# ssl files sha1: ") == len(web.domains())

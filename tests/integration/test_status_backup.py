@@ -25,8 +25,6 @@ def found(report: StatusReport) -> list[tuple[str, str]]:
 def test_the_backup_check_reads_the_backups_made(tmp_path: Path) -> None:
     require_program("duplicity", "duplicity")
     box = init_box(tmp_path / "box")  # the real clock: duplicity dates backups with it
-    if not callable(getattr(getattr(box, "backup", None), "back_up", None)):
-        pytest.skip("this box has no backup service")
     plan = box.status.plan(checks=["system/backup"])
     before = found(box.status.run(plan))
     assert before[0] == ("ok", "Backups are enabled")

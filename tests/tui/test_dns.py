@@ -352,15 +352,25 @@ async def test_force_update_runs_as_a_job_followed_live(app: MiabApp) -> None:
 
     async with app.run_test(size=SIZE) as pilot:
         await open_dns(pilot)
+        # The dialogs pushed, kept: a quick job's dialog can come and go within one keypress
+        # (the pilot waits for the app to be idle after it).
+        pushed: list[object] = []
+        push_screen = app.push_screen
+
+        def recording_push(screen: object, *args: object, **kwargs: object) -> object:
+            pushed.append(screen)
+            return push_screen(screen, *args, **kwargs)
+
+        app.push_screen = recording_push
         await pilot.press("U")
-        await pilot.pause()
-        assert isinstance(app.screen, JobFollowDialog)
-        job_id = app.screen.job_id
+        dialogs = [s for s in pushed if isinstance(s, JobFollowDialog)]
+        assert len(dialogs) == 1
+        job_id = dialogs[0].job_id
         for _ in range(300):  # the job runs in its own process; follow it up to 30 s
-            await asyncio.sleep(0.1)
-            await pilot.pause()
             if not isinstance(app.screen, JobFollowDialog):
                 break
+            await asyncio.sleep(0.1)
+            await pilot.pause()
         assert isinstance(app.screen, DnsScreen), "the dialog closes when the job ends"
         await settle(pilot)
         job = app.box.jobs.get(job_id)
