@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from core.audit import SETUP, STATE_SCHEMA, Actor, AuditLog
-from core.auth import AuthService
-from core.backup import BackupService
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
-from core.dns import DnsService
 from core.errors import ConfigError
 from core.events import CertificatesChanged, Hooks, MailChanged, UserCredentialsChanged
 from core.hostnames import check_address, check_hostname
-from core.jobs import JobService
-from core.mail.aliases import AliasService
-from core.mail.housekeeping import Housekeeping
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
-from core.mail.users import UserService
-from core.mfa import MfaService
 from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
-from core.system import StatusService, SystemService
-from core.tls.certificates import ensure_system_certificate
-from core.tls.service import TlsService
-from core.web import WebService
+
+if TYPE_CHECKING:
+    from core.auth import AuthService
+    from core.backup import BackupService
+    from core.dns import DnsService
+    from core.jobs import JobService
+    from core.mail.aliases import AliasService
+    from core.mail.housekeeping import Housekeeping
+    from core.mail.users import UserService
+    from core.mfa import MfaService
+    from core.system import StatusService, SystemService
+    from core.tls.service import TlsService
+    from core.web import WebService
 
 Clock = Callable[[], float]
 
@@ -37,22 +40,141 @@ USERS_DB_MODE = 0o640
 STATE_DB_MODE = 0o600
 
 
+T = TypeVar("T")
+
+
+class Service(Generic[T]):
+    """A Box attribute built on first use, once per Box even with threads racing for it.
+
+    A process imports and builds only the services it touches: a job runner or a CLI command
+    starts in a fraction of the time that building every service (and importing dnspython,
+    cryptography, acme, boto3 ...) takes. Assigning replaces the service (tests do)."""
+
+    def __init__(self, make: Callable[[Box], T]) -> None:
+        self._make = make
+        self._name = make.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, box: None, owner: type) -> Service[T]: ...
+    @overload
+    def __get__(self, box: Box, owner: type) -> T: ...
+    def __get__(self, box: Box | None, owner: type) -> Service[T] | T:
+        if box is None:
+            return self
+        built = box.__dict__
+        try:
+            return built[self._name]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        # Re-entrant: building one service may use another.
+        with box._building:
+            if self._name not in built:
+                built[self._name] = self._make(box)
+            return built[self._name]  # type: ignore[no-any-return]
+
+    def __set__(self, box: Box, value: T) -> None:
+        box.__dict__[self._name] = value
+
+
 class MailServices:
     def __init__(self, box: Box) -> None:
-        self.housekeeping = Housekeeping(box.db, box.config, box.hooks)
-        self.users = UserService(box.db, box.schema, box.config, box.audit, box.hooks)
-        self.aliases = AliasService(
+        from core.mail.aliases import AliasService
+        from core.mail.housekeeping import Housekeeping
+        from core.mail.users import UserService
+
+        self.housekeeping: Housekeeping = Housekeeping(box.db, box.config, box.hooks)
+        self.users: UserService = UserService(box.db, box.schema, box.config, box.audit, box.hooks)
+        self.aliases: AliasService = AliasService(
             box.db, box.schema, box.config, box.audit, box.hooks, self.housekeeping.required_aliases
         )
 
 
+def _auth(box: Box) -> AuthService:
+    from core.auth import AuthService
+
+    return AuthService(box)
+
+
+def _dns(box: Box) -> DnsService:
+    from core.dns import DnsService
+
+    return DnsService(box)
+
+
+def _mfa(box: Box) -> MfaService:
+    from core.mfa import MfaService
+
+    return MfaService(
+        box.db,
+        box.state_db,
+        box.schema,
+        box.config.primary_hostname,
+        box.clock,
+        box.audit,
+        box.hooks,
+    )
+
+
+def _tls(box: Box) -> TlsService:
+    from core.tls.service import TlsService
+
+    return TlsService(box)
+
+
+def _web(box: Box) -> WebService:
+    from core.web import WebService
+
+    return WebService(box)
+
+
+def _jobs(box: Box) -> JobService:
+    from core.jobs import JobService
+
+    return JobService(box)
+
+
+def _backup(box: Box) -> BackupService:
+    from core.backup import BackupService
+
+    return BackupService(box)
+
+
+def _system(box: Box) -> SystemService:
+    from core.system import SystemService
+
+    return SystemService(box)
+
+
+def _status(box: Box) -> StatusService:
+    from core.system import StatusService
+
+    return StatusService(box)
+
+
 class Box:
-    """A Mail-in-a-Box style box: its config, its databases and every admin service."""
+    """A Mail-in-a-Box style box: its config, its databases and every admin service (each
+    built on first use)."""
+
+    mail = Service(MailServices)  # users, aliases and the housekeeping after their changes
+    auth = Service(_auth)
+    dns = Service(_dns)
+    mfa = Service(_mfa)
+    tls = Service(_tls)  # certificates, CSR, ACME (core.tls)
+    web = Service(_web)  # the web domains and nginx's config (core.web)
+    jobs = Service(_jobs)  # long work in detached processes (core.jobs)
+    backup = Service(_backup)  # backups with duplicity (core.backup)
+    # Version, privacy, updates and reboots; the status checks, streamed (core.system).
+    system = Service(_system)
+    status = Service(_status)
 
     def __init__(self, config: BoxConfig, *, clock: Clock = time.time) -> None:
         check_box(config)
         self.config = config
         self.clock = clock
+        self._building = threading.RLock()
         self.db = Database(config.users_db)
         self.schema = detect_features(self.db)
         # Login sessions and the audit log: root's alone.
@@ -62,30 +184,14 @@ class Box:
             for statement in STATE_SCHEMA:
                 conn.execute(statement)
         self.audit = AuditLog(self.state_db, clock)
-        # After-change follow-ups: the services emit events, the Box wires who follows up.
+        # After-change follow-ups: the services emit events, the Box wires who follows up
+        # (a service an event needs is built when the event comes).
         self.hooks = Hooks()
-        self.mail = MailServices(self)
-        self.auth = AuthService(self)
-        self.dns = DnsService(self)
-        self.mfa = MfaService(
-            self.db,
-            self.state_db,
-            self.schema,
-            config.primary_hostname,
-            clock,
-            self.audit,
-            self.hooks,
-        )
-        self.tls = TlsService(self)
-        self.web = WebService(self)  # the web domains and nginx's config (core.web)
-        self.jobs = JobService(self)  # long work in detached processes (core.jobs)
-        self.backup = BackupService(self)  # backups with duplicity (core.backup)
-        # Version, privacy, updates and reboots; the status checks, streamed (core.system).
-        self.system = SystemService(self)
-        self.status = StatusService(self)
         # The post-change housekeeping (BEHAVIOUR.md §3.12): required aliases, then the DNS
         # update as its step 4, the web update as step 5.
-        self.hooks.subscribe(MailChanged, self.mail.housekeeping.on_mail_changed)
+        self.hooks.subscribe(
+            MailChanged, lambda event: self.mail.housekeeping.on_mail_changed(event)
+        )
         self.hooks.subscribe(MailChanged, lambda _event: self.dns.housekeeping_hook())
         # Step 5: the web update (new mail domains get their web names served).
         self.hooks.subscribe(MailChanged, lambda _event: self.web.hook_lines())
@@ -205,6 +311,8 @@ def init_box(
     db.close()
     atomic_write(config.api_key_path, secrets.token_hex(16) + "\n", mode=0o640)
     # A self-signed certificate for the primary hostname, so a new box serves TLS at once.
+    from core.tls.certificates import ensure_system_certificate
+
     ensure_system_certificate(config.ssl_dir, primary_hostname, clock())
     # The conf goes last: its presence is what marks the folder as a finished box.
     write_config(config, conf_path)
