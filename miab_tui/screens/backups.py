@@ -20,13 +20,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Label
 
 from core.backup import BackupConfig, BackupEntry, BackupStatus
 from core.backup.service import BUSY
@@ -35,24 +31,22 @@ from core.jobs.kinds import BACKUP, BACKUP_RESTORE, BACKUP_VERIFY
 from core.mail.users import human_size
 from miab_tui import display
 from miab_tui.display import plural
-from miab_tui.messages import ChangeRefused, RecordsLoaded
+from miab_tui.messages import RecordsLoaded
 from miab_tui.modals.backup_config import BackupConfigForm, split_target
 from miab_tui.modals.backup_log import BackupLogDialog
 from miab_tui.modals.backup_outcome import BackupOutcomeDialog, outcome_of
 from miab_tui.modals.backup_restore import BackupRestoreForm
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.job_follow import JobFollowDialog
-from miab_tui.screens.base import TUI_ACTOR, AreaScreen
+from miab_tui.screens.base import TUI_ACTOR, AreaScreen, DetailsAreaScreen
 from miab_tui.widgets.level_table import LEVEL_BADGE, LevelBrowser, LevelRow
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView
-from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.note_view import Note, NoteBuilder
 from miab_tui.widgets.record_table import Column
 from miab_tui.workers import core_worker
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-LOADING_TEXT: Final = "Reading the backups…"
 RELOAD_SECONDS: Final = 2.0
 NEXT_DAILY: Final = "on next daily backup"  # core's deleted_in for a chain about to go
 JOB_KINDS: Final = (BACKUP, BACKUP_VERIFY, BACKUP_RESTORE)
@@ -286,13 +280,17 @@ def suggested_folder(view: BackupsView, entry: BackupEntry) -> str:
     return str(view.storage_root.parent / f"restore-{entry.duplicity_time}")
 
 
-class BackupsScreen(AreaScreen):
+class BackupsScreen(DetailsAreaScreen):
     """The backups made; below them, the selected backup and the settings."""
 
     AREA = "backups"
     SUB_TITLE = "Backups"
     FILTER_PLACEHOLDER = "Filter: date, full, increment"
     EMPTY_TEXT = "No backups match."
+    LOADING_TEXT = "Reading the backups…"
+    BROWSER = LevelBrowser
+    DETAILS_TITLE = "Backups"
+    HINT_ID = "backups-hint"
     # In a narrow terminal the age gives way first; the date and the kind never do.
     COLUMNS = (
         Column("Made", max_width=30, min_width=20),
@@ -303,18 +301,7 @@ class BackupsScreen(AreaScreen):
     )
 
     DEFAULT_CSS = """
-    BackupsScreen #backups-details-panel {
-        height: 40%;
-        min-height: 8;
-        border-top: solid $primary 50%;
-        background: $surface;
-    }
-    BackupsScreen #backups-details-head { height: 1; padding: 0 1; }
-    BackupsScreen #backups-details-title { width: 1fr; text-style: bold; color: $text-primary; }
-    BackupsScreen #backups-hint { width: auto; color: $text-muted; }
     BackupsScreen.-running #backups-hint { color: $text-warning; text-style: bold; }
-    BackupsScreen #backups-details { height: 1fr; }
-    BackupsScreen.-tiny #backups-details-panel { min-height: 4; }
     #backups-screen .record-browser--summary { width: 40; }
     """
 
@@ -362,41 +349,11 @@ class BackupsScreen(AreaScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: tuple[str | None, Note] | None = None
         self._reload_timer: Timer | None = None
 
     @property
     def view(self) -> BackupsView | None:
         return self.context if isinstance(self.context, BackupsView) else None
-
-    @property
-    def details_view(self) -> NoteView:
-        return self.query_one("#backups-details", NoteView)
-
-    def make_browser(self) -> RecordBrowser:
-        return LevelBrowser(
-            self.COLUMNS,
-            placeholder=self.FILTER_PLACEHOLDER,
-            empty_text=self.EMPTY_TEXT,
-            table_id=f"{self.AREA}-table",
-            id=f"{self.AREA}-browser",
-        )
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if isinstance(widget, Footer):
-                with Vertical(id="backups-details-panel"):
-                    with Horizontal(id="backups-details-head"):
-                        yield Label("Backups", id="backups-details-title")
-                        yield Label("", id="backups-hint")
-                    yield NoteView(id="backups-details")
-            yield widget
-
-    def on_mount(self) -> None:
-        # Textual runs AreaScreen.on_mount too (handlers run for each class in the MRO).
-        self.watch(self.table, "cursor_row", self._show_details, init=False)
-        if not self._loaded_once:
-            self.table.empty_text = LOADING_TEXT
 
     # --- loading ----------------------------------------------------------------------
 
@@ -431,42 +388,23 @@ class BackupsScreen(AreaScreen):
                 empty = "No backups yet: b makes the first one."
             self.table.empty_text = empty
             self.table.refresh()
-            self.query_one("#backups-hint", Label).update(Content(hint_text(view)))
+            self.show_hint(Content(hint_text(view)))
             self.set_class(view.running is not None, "-running")
-        self._show_details()
+        super().records_shown()
 
-    def on_change_refused(self, message: ChangeRefused) -> None:
-        # The base class notifies; a failed read must not say it is still reading.
+    def change_refused(self) -> None:
+        # Once read, the table's text says why it is empty (records_shown).
         if not self._loaded_once:
             self.table.empty_text = "The backups could not be read."
             self.table.refresh()
 
-    def _show_details(self, _row: int | None = None) -> None:
+    def details_of(self, key: str | None) -> tuple[Content, Note] | None:
         view = self.view
         if view is None:
-            return
-        key = self.table.cursor_key
+            return None
         entry = view.entries.get(key or "")
-        title = self.query_one("#backups-details-title", Label)
-        title.update(Content(f"Backup of {entry.date_str}" if entry is not None else "Backups"))
-        note = details_note(view, entry)
-        previous = self._shown[0] if self._shown is not None else None
-        if self._shown != (key, note):
-            self._shown = (key, note)
-            self.details_view.show_note(note)
-            if key != previous:
-                self.details_view.scroll_home(animate=False)
-
-    @on(RecordBrowser.Selected)
-    def backup_chosen(self) -> None:
-        # Enter moves into the details, where text can be selected and copied.
-        self.details_view.focus()
-
-    def key_escape(self) -> None:
-        if self.focused is self.details_view:
-            self.table.focus()
-        else:
-            super().key_escape()
+        title = Content(f"Backup of {entry.date_str}" if entry is not None else "Backups")
+        return title, details_note(view, entry)
 
     # --- the jobs ---------------------------------------------------------------------
 

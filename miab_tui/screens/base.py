@@ -1,6 +1,7 @@
 """AreaScreen: what every area shares: header, navigation, a RecordBrowser (filter, summary
 and table), footer; loading through the worker edge (`miab_tui.workers`), and reloading
-when the box changes under it."""
+when the box changes under it. DetailsAreaScreen: an area with the selected row's details
+in a panel under its table."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Label
 
 from core.audit import login_actor
 from core.results import Change
 from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
 from miab_tui.widgets.nav_bar import NavBar
+from miab_tui.widgets.note_view import Note, NoteView
 from miab_tui.widgets.record_browser import RecordBrowser
 from miab_tui.widgets.record_table import Column, RecordTable, row_lengths, widths_of
 from miab_tui.workers import core_worker, guarded
 
 if TYPE_CHECKING:
+    from textual.content import Content
+
     from core.box import Box
     from miab_tui.app import MiabApp
 
@@ -49,6 +54,7 @@ class AreaScreen(Screen[None]):
 
     AREA: ClassVar[str] = ""
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    BROWSER: ClassVar[type[RecordBrowser]] = RecordBrowser
     FILTER_PLACEHOLDER: ClassVar[str] = "Filter"
     EMPTY_TEXT: ClassVar[str] = "Nothing here."
 
@@ -79,7 +85,7 @@ class AreaScreen(Screen[None]):
         return self.browser.table
 
     def make_browser(self) -> RecordBrowser:
-        return RecordBrowser(
+        return self.BROWSER(
             self.COLUMNS,
             placeholder=self.FILTER_PLACEHOLDER,
             empty_text=self.EMPTY_TEXT,
@@ -184,3 +190,107 @@ class AreaScreen(Screen[None]):
         if key is None:
             self.notify("Nothing is selected.", severity="warning")
         return key
+
+
+class DetailsAreaScreen(AreaScreen):
+    """An area with a panel under its table: a head line (a title, a hint at the right)
+    above a NoteView with the selected row's details, drawn again when the cursor moves or
+    the rows change. Enter moves into the details (to select and copy), escape back.
+
+    The panel's ids are the area's: `{AREA}-details-panel`, `-details-head`,
+    `-details-title` and `{AREA}-details` (the NoteView); the hint's is `HINT_ID`."""
+
+    DETAILS_TITLE: ClassVar[str] = ""  # the title before a row is shown
+    HINT_ID: ClassVar[str] = ""
+    LOADING_TEXT: ClassVar[str] = ""  # the table's text until the first read is shown
+
+    DEFAULT_CSS = """
+    DetailsAreaScreen .details-panel {
+        height: 40%;
+        min-height: 8;
+        border-top: solid $primary 50%;
+        background: $surface;
+    }
+    DetailsAreaScreen .details-head { height: 1; padding: 0 1; }
+    DetailsAreaScreen .details-title { width: 1fr; text-style: bold; color: $text-primary; }
+    DetailsAreaScreen .details-hint { width: auto; color: $text-muted; }
+    DetailsAreaScreen .details-view { height: 1fr; }
+    DetailsAreaScreen.-tiny .details-panel { min-height: 4; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[str | None, Note] | None = None
+
+    @property
+    def details_view(self) -> NoteView:
+        return self.query_one(f"#{self.AREA}-details", NoteView)
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, Footer):
+                yield from self.compose_details()
+            yield widget
+
+    def compose_details(self) -> ComposeResult:
+        area = self.AREA
+        with Vertical(id=f"{area}-details-panel", classes="details-panel"):
+            with Horizontal(id=f"{area}-details-head", classes="details-head"):
+                yield Label(self.DETAILS_TITLE, id=f"{area}-details-title", classes="details-title")
+                yield Label("", id=self.HINT_ID, classes="details-hint")
+            yield NoteView(id=f"{area}-details", classes="details-view")
+
+    def on_mount(self) -> None:
+        # Textual runs AreaScreen.on_mount too (handlers run for each class in the MRO).
+        self.watch(self.table, "cursor_row", self.show_details, init=False)
+        if not self._loaded_once:
+            # (Not `loading`: that would take the focus off the table, into the filter.)
+            self.table.empty_text = self.LOADING_TEXT
+
+    def on_change_refused(self, message: ChangeRefused) -> None:
+        # AreaScreen's handler notifies (Textual runs both).
+        self.change_refused()
+
+    def change_refused(self) -> None:
+        """A read or a change was refused: the table must not go on saying it is reading."""
+        self.table.empty_text = self.EMPTY_TEXT
+        self.table.refresh()
+
+    # --- the details ------------------------------------------------------------------
+
+    def records_shown(self) -> None:
+        self.show_details()
+
+    def show_hint(self, text: str | Content) -> None:
+        self.query_one(f"#{self.HINT_ID}", Label).update(text)
+
+    def details_of(self, key: str | None) -> tuple[str | Content, Note] | None:
+        """The title and the details of the row `key` (None: no row selected); None while
+        there is nothing to show (the box is not read yet)."""
+        raise NotImplementedError
+
+    def show_details(self, _row: int | None = None) -> None:
+        """The selected row in the panel; scrolled to its top when the row is another."""
+        key = self.table.cursor_key
+        details = self.details_of(key)
+        if details is None:
+            return
+        title, note = details
+        self.query_one(f"#{self.AREA}-details-title", Label).update(title)
+        previous = self._shown[0] if self._shown is not None else None
+        if self._shown != (key, note):
+            self._shown = (key, note)
+            self.details_view.show_note(note)
+            if key != previous:
+                self.details_view.scroll_home(animate=False)
+
+    @on(RecordBrowser.Selected)
+    def details_chosen(self) -> None:
+        # Enter moves into the details, where text can be selected and copied.
+        self.details_view.focus()
+
+    def key_escape(self) -> None:
+        if self.focused is self.details_view:
+            self.table.focus()
+        else:
+            super().key_escape()

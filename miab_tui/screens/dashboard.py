@@ -21,17 +21,16 @@ from typing import ClassVar, Final
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from core.mail.addresses import prettify_domain
 from core.system import CheckResult, CheckStatus, StatusPlan
 from miab_tui.areas import AREAS
 from miab_tui.display import display_text, plural
-from miab_tui.messages import ChangeRefused
-from miab_tui.screens.base import AreaScreen
+from miab_tui.screens.base import AreaScreen, DetailsAreaScreen
 from miab_tui.screens.web import show_in_area
 from miab_tui.status_board import (
     BoardRow,
@@ -42,12 +41,11 @@ from miab_tui.status_board import (
     fix_for,
 )
 from miab_tui.widgets.level_table import LEVEL_BADGE, LevelBrowser
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView, SpanStyle
+from miab_tui.widgets.note_view import Note, NoteBuilder, SpanStyle
 from miab_tui.widgets.record_browser import RecordBrowser
 from miab_tui.widgets.record_table import Column, RecordTable
 from miab_tui.workers import guarded
 
-LOADING_TEXT: Final = "Planning the status checks…"
 # How long a fix waits for the area it opened to show the zone, domain or address.
 JUMP_WAIT_SECONDS: Final = 30.0
 NOTE_STYLES: Final[dict[CheckStatus, SpanStyle]] = {
@@ -117,13 +115,17 @@ def details_note(row: BoardRow, fix: Fix | None) -> Note:
     return note.note()
 
 
-class DashboardScreen(AreaScreen):
+class DashboardScreen(DetailsAreaScreen):
     """The status checks by section; below them, the selected item with its fix."""
 
     AREA = "dashboard"
     SUB_TITLE = "Dashboard"
     FILTER_PLACEHOLDER = "Filter: section, status, text"
     EMPTY_TEXT = "No items match."
+    LOADING_TEXT = "Planning the status checks…"
+    BROWSER = LevelBrowser
+    DETAILS_TITLE = "Item"
+    HINT_ID = "dashboard-fix-hint"
     COLUMNS = (
         Column("Section", group=True, max_width=24),
         Column("Status", width=7, badge=LEVEL_BADGE),
@@ -140,17 +142,7 @@ class DashboardScreen(AreaScreen):
     DashboardScreen #dashboard-bar > #dashboard-mode {
         margin-right: 0; color: $text-accent; text-style: bold;
     }
-    DashboardScreen #dashboard-details-panel {
-        height: 35%;
-        min-height: 7;
-        border-top: solid $primary 50%;
-        background: $surface;
-    }
-    DashboardScreen #dashboard-details-head { height: 1; padding: 0 1; }
-    DashboardScreen #dashboard-details-title { width: 1fr; text-style: bold; color: $text-primary; }
-    DashboardScreen #dashboard-fix-hint { width: auto; color: $text-muted; }
-    DashboardScreen #dashboard-details { height: 1fr; }
-    DashboardScreen.-tiny #dashboard-details-panel { min-height: 4; }
+    DashboardScreen .details-panel { height: 35%; min-height: 7; }
     #dashboard-screen .record-browser--summary { width: 20; }
     """
 
@@ -193,7 +185,6 @@ class DashboardScreen(AreaScreen):
         self._started = False
         self._redraw_queued = False
         self._finished_at: float | None = None
-        self._shown: tuple[str | None, Note] | None = None
         # The row the admin put the cursor on: kept in sight while its check runs again
         # (its rows give way to a running row, then come back).
         self._chosen: str | None = None
@@ -206,19 +197,6 @@ class DashboardScreen(AreaScreen):
         """No run going and nothing left to draw: what is shown is the whole last run."""
         return not self._runs and not self._redraw_queued and self._finished_at is not None
 
-    @property
-    def details_view(self) -> NoteView:
-        return self.query_one("#dashboard-details", NoteView)
-
-    def make_browser(self) -> RecordBrowser:
-        return LevelBrowser(
-            self.COLUMNS,
-            placeholder=self.FILTER_PLACEHOLDER,
-            empty_text=self.EMPTY_TEXT,
-            table_id=f"{self.AREA}-table",
-            id=f"{self.AREA}-browser",
-        )
-
     def compose(self) -> ComposeResult:
         for widget in super().compose():
             if isinstance(widget, RecordBrowser):
@@ -227,17 +205,11 @@ class DashboardScreen(AreaScreen):
                     # keep a width measured for an earlier count ("1 warning").
                     yield Label("", id="dashboard-counts")
                     yield Label("", id="dashboard-mode")
-            if isinstance(widget, Footer):
-                with Vertical(id="dashboard-details-panel"):
-                    with Horizontal(id="dashboard-details-head"):
-                        yield Label("Item", id="dashboard-details-title")
-                        yield Label("", id="dashboard-fix-hint")
-                    yield NoteView(id="dashboard-details")
             yield widget
 
     def on_mount(self) -> None:
-        self.watch(self.table, "cursor_row", self._show_details, init=False)
-        self.table.empty_text = LOADING_TEXT
+        # DetailsAreaScreen.on_mount runs too: the table says it is planning (the dashboard
+        # does not use show_records, so it never counts as read).
         self._draw_bar()
 
     def on_unmount(self) -> None:
@@ -329,11 +301,6 @@ class DashboardScreen(AreaScreen):
             self._finished_at = self.box.clock()
         self._queue_redraw()
 
-    def on_change_refused(self, message: ChangeRefused) -> None:
-        # The base class notifies; the table must not say it is still planning.
-        self.table.empty_text = self.EMPTY_TEXT
-        self.table.refresh()
-
     # --- drawing ----------------------------------------------------------------------
 
     def _queue_redraw(self) -> None:
@@ -377,9 +344,6 @@ class DashboardScreen(AreaScreen):
                 continue
             table.move_cursor(row=index)
             return
-
-    def records_shown(self) -> None:
-        self._show_details()
 
     def _draw_bar(self) -> None:
         board = self.board
@@ -428,38 +392,20 @@ class DashboardScreen(AreaScreen):
             primary=self.box.hostname,
         )
 
-    def _show_details(self, _row: int | None = None) -> None:
-        row = self.selected_row()
-        key = self.table.cursor_key
+    def show_details(self, _row: int | None = None) -> None:
         if not self._redrawing:
-            self._chosen = key
-        title = self.query_one("#dashboard-details-title", Label)
-        hint = self.query_one("#dashboard-fix-hint", Label)
+            self._chosen = self.table.cursor_key
+        super().show_details()
+
+    def details_of(self, key: str | None) -> tuple[str, Note]:
+        # The hint names the area that fixes the item.
+        row = self._meaning.get(key) if key is not None else None
         if row is None:
-            title.update("Item")
-            hint.update("")
-            note = Note("Nothing selected." if self.board.total else "")
-        else:
-            fix = self.fix_of(row)
-            title.update(details_title(row))
-            hint.update(f"f: {area_title(fix.mode)}" if fix is not None and fix.mode else "")
-            note = details_note(row, fix)
-        previous = self._shown[0] if self._shown is not None else None
-        if self._shown != (key, note):
-            self._shown = (key, note)
-            self.details_view.show_note(note)
-            if key != previous:
-                self.details_view.scroll_home(animate=False)
-
-    @on(RecordBrowser.Selected)
-    def item_chosen(self) -> None:
-        self.details_view.focus()
-
-    def key_escape(self) -> None:
-        if self.focused is self.details_view:
-            self.table.focus()
-        else:
-            super().key_escape()
+            self.show_hint("")
+            return "Item", Note("Nothing selected." if self.board.total else "")
+        fix = self.fix_of(row)
+        self.show_hint(f"f: {area_title(fix.mode)}" if fix is not None and fix.mode else "")
+        return details_title(row), details_note(row, fix)
 
     # --- actions ----------------------------------------------------------------------
 

@@ -13,11 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Label
 
 from core.errors import MiabError
 from core.jobs import Job, JobState
@@ -32,16 +28,15 @@ from core.tls.service import (
     SslStatus,
 )
 from miab_tui.display import plural
-from miab_tui.messages import ChangeMade, ChangeRefused, RecordsLoaded
+from miab_tui.messages import ChangeMade, RecordsLoaded
 from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.job_follow import JobFollowDialog
 from miab_tui.modals.tls_csr import TlsCsrDialog
 from miab_tui.modals.tls_install import TlsInstallForm
 from miab_tui.modals.tls_outcome import TlsOutcomeDialog
-from miab_tui.screens.base import TUI_ACTOR, AreaScreen
+from miab_tui.screens.base import TUI_ACTOR, DetailsAreaScreen
 from miab_tui.widgets.level_table import LEVEL_BADGE, Level, LevelBrowser, LevelRow
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView, Span, SpanStyle
-from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.note_view import Note, NoteBuilder, Span, SpanStyle
 from miab_tui.widgets.record_table import Column
 
 SOON_DAYS: Final = 30  # a valid certificate this close to expiry shows yellow
@@ -49,7 +44,6 @@ URGENT_DAYS: Final = 10  # and this close red (core calls it "expiring soon" the
 EXPIRY_PREFIX: Final = "The certificate has expired or is not yet valid."
 EXPIRING_PREFIX: Final = "The certificate is expiring soon"
 LABEL_WIDTH: Final = 10  # the details' labels (NoteBuilder.field's default width)
-LOADING_TEXT: Final = "Reading the certificates and asking DNS where each domain points…"
 
 
 def shown_path(path: Path) -> str:
@@ -188,13 +182,17 @@ def details_note(row: DomainStatus, details: CertDetails | None, primary: str) -
     return note.note()
 
 
-class TlsScreen(AreaScreen):
+class TlsScreen(DetailsAreaScreen):
     """Domains and their certificates; below the list, the selected certificate."""
 
     AREA = "tls"
     SUB_TITLE = "TLS"
     FILTER_PLACEHOLDER = "Filter: domain, status, text"
     EMPTY_TEXT = "No domains match."
+    LOADING_TEXT = "Reading the certificates and asking DNS where each domain points…"
+    BROWSER = LevelBrowser
+    DETAILS_TITLE = "Certificate"
+    HINT_ID = "tls-provision-hint"
     COLUMNS = (
         Column("Domain", max_width=36),
         Column("Status", max_width=13, badge=LEVEL_BADGE),
@@ -203,17 +201,6 @@ class TlsScreen(AreaScreen):
     )
 
     DEFAULT_CSS = """
-    TlsScreen #tls-details-panel {
-        height: 40%;
-        min-height: 8;
-        border-top: solid $primary 50%;
-        background: $surface;
-    }
-    TlsScreen #tls-details-head { height: 1; padding: 0 1; }
-    TlsScreen #tls-details-title { width: 1fr; text-style: bold; color: $text-primary; }
-    TlsScreen #tls-provision-hint { width: auto; color: $text-muted; }
-    TlsScreen #tls-details { height: 1fr; }
-    TlsScreen.-tiny #tls-details-panel { min-height: 4; }
     #tls-screen .record-browser--summary { width: 48; }
     """
 
@@ -249,46 +236,9 @@ class TlsScreen(AreaScreen):
         ("escape", "Back from the details to the domains"),
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._shown: tuple[str | None, Note] | None = None
-
     @property
     def view(self) -> TlsView | None:
         return self.context if isinstance(self.context, TlsView) else None
-
-    @property
-    def details_view(self) -> NoteView:
-        return self.query_one("#tls-details", NoteView)
-
-    def make_browser(self) -> RecordBrowser:
-        return LevelBrowser(
-            self.COLUMNS,
-            placeholder=self.FILTER_PLACEHOLDER,
-            empty_text=self.EMPTY_TEXT,
-            table_id=f"{self.AREA}-table",
-            id=f"{self.AREA}-browser",
-        )
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if isinstance(widget, Footer):
-                yield from self._details_panel()
-            yield widget
-
-    def _details_panel(self) -> ComposeResult:
-        with Vertical(id="tls-details-panel"):
-            with Horizontal(id="tls-details-head"):
-                yield Label("Certificate", id="tls-details-title")
-                yield Label("", id="tls-provision-hint")
-            yield NoteView(id="tls-details")
-
-    def on_mount(self) -> None:
-        # Textual runs AreaScreen.on_mount too (handlers run for each class in the MRO).
-        self.watch(self.table, "cursor_row", self._show_details, init=False)
-        if not self._loaded_once:
-            # (Not `loading`: that would take the focus off the table, into the filter.)
-            self.table.empty_text = LOADING_TEXT
 
     # --- loading ----------------------------------------------------------------------
 
@@ -308,51 +258,24 @@ class TlsScreen(AreaScreen):
     def records_shown(self) -> None:
         self.table.empty_text = self.EMPTY_TEXT
         view = self.view
-        hint = self.query_one("#tls-provision-hint", Label)
         if view is not None:
             count = len(view.status.can_provision)
-            hint.update(
+            self.show_hint(
                 f"p provisions {plural(count, 'domain')} now"
                 if count
                 else "No domain can be provisioned now"
             )
-        self._show_details()
+        super().records_shown()
 
-    def on_change_refused(self, message: ChangeRefused) -> None:
-        # The base class notifies; a failed first read must not say it is still reading.
-        self.table.empty_text = self.EMPTY_TEXT
-        self.table.refresh()
-
-    def _show_details(self, _row: int | None = None) -> None:
+    def details_of(self, key: str | None) -> tuple[str, Note] | None:
         view = self.view
-        key = self.table.cursor_key
-        title = self.query_one("#tls-details-title", Label)
         if view is None:
-            return
+            return None
         row = view.rows.get(key or "")
         if row is None:
-            title.update("Certificate")
-            note = Note("No domain selected.")
-        else:
-            title.update(f"Certificate of {prettify_domain(row.domain)}")
-            note = details_note(row, view.details.get(row.domain), view.primary)
-        previous = self._shown[0] if self._shown is not None else None
-        if self._shown != (key, note):
-            self._shown = (key, note)
-            self.details_view.show_note(note)
-            if key != previous:
-                self.details_view.scroll_home(animate=False)
-
-    @on(RecordBrowser.Selected)
-    def domain_chosen(self) -> None:
-        # Enter moves into the details, where text can be selected and copied.
-        self.details_view.focus()
-
-    def key_escape(self) -> None:
-        if self.focused is self.details_view:
-            self.table.focus()
-        else:
-            super().key_escape()
+            return "Certificate", Note("No domain selected.")
+        title = f"Certificate of {prettify_domain(row.domain)}"
+        return title, details_note(row, view.details.get(row.domain), view.primary)
 
     # --- actions ----------------------------------------------------------------------
 

@@ -14,12 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Label
 
 from core.formats import FormatError
 from core.mail.addresses import prettify_domain
@@ -29,11 +25,10 @@ from core.web.custom import SiteCustom
 from core.web.service import WebDomain
 from miab_tui.display import plural
 from miab_tui.messages import ChangeRefused, RecordsLoaded
-from miab_tui.screens.base import TUI_ACTOR, AreaScreen
+from miab_tui.screens.base import TUI_ACTOR, AreaScreen, DetailsAreaScreen
 from miab_tui.screens.tls import days_text, status_word
 from miab_tui.widgets.level_table import LEVEL_BADGE, LevelBrowser, LevelRow
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView, SpanStyle
-from miab_tui.widgets.record_browser import RecordBrowser
+from miab_tui.widgets.note_view import Note, NoteBuilder, SpanStyle
 from miab_tui.widgets.record_table import Column
 from miab_tui.workers import core_worker
 
@@ -42,7 +37,6 @@ if TYPE_CHECKING:
 
     from core.web.nginx import SiteKind
 
-LOADING_TEXT: Final = "Reading the web domains…"
 # How long `o` waits for the TLS area's first read (it asks public DNS) to show the domain.
 TLS_WAIT_SECONDS: Final = 30.0
 SERVES: Final[dict[str, str]] = {
@@ -328,13 +322,17 @@ def show_in_area(screen: AreaScreen, key: str) -> None:
         timer = screen.set_interval(0.1, poll)
 
 
-class WebScreen(AreaScreen):
+class WebScreen(DetailsAreaScreen):
     """The web domains; below the list, the selected domain."""
 
     AREA = "web"
     SUB_TITLE = "Web"
     FILTER_PLACEHOLDER = "Filter: domain, root, status"
     EMPTY_TEXT = "No domains match."
+    LOADING_TEXT = "Reading the web domains…"
+    BROWSER = LevelBrowser
+    DETAILS_TITLE = "Domain"
+    HINT_ID = "web-update-hint"
     COLUMNS = (
         Column("Domain", max_width=36),
         Column("Root", max_width=7),
@@ -344,18 +342,8 @@ class WebScreen(AreaScreen):
     )
 
     DEFAULT_CSS = """
-    WebScreen #web-details-panel {
-        height: 40%;
-        min-height: 8;
-        border-top: solid $primary 50%;
-        background: $surface;
-    }
-    WebScreen #web-details-head { height: 1; padding: 0 1; }
-    WebScreen #web-details-title { width: 1fr; text-style: bold; color: $text-primary; }
-    WebScreen #web-update-hint { width: auto; color: $text-muted; }
     WebScreen.-pending #web-update-hint { color: $text-warning; }
     WebScreen.-problem #web-update-hint { color: $text-error; }
-    WebScreen #web-details { height: 1fr; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -375,41 +363,11 @@ class WebScreen(AreaScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: tuple[str | None, Note] | None = None
         self._updating = False
 
     @property
     def view(self) -> WebView | None:
         return self.context if isinstance(self.context, WebView) else None
-
-    @property
-    def details_view(self) -> NoteView:
-        return self.query_one("#web-details", NoteView)
-
-    def make_browser(self) -> RecordBrowser:
-        return LevelBrowser(
-            self.COLUMNS,
-            placeholder=self.FILTER_PLACEHOLDER,
-            empty_text=self.EMPTY_TEXT,
-            table_id=f"{self.AREA}-table",
-            id=f"{self.AREA}-browser",
-        )
-
-    def compose(self) -> ComposeResult:
-        for widget in super().compose():
-            if isinstance(widget, Footer):
-                with Vertical(id="web-details-panel"):
-                    with Horizontal(id="web-details-head"):
-                        yield Label("Domain", id="web-details-title")
-                        yield Label("", id="web-update-hint")
-                    yield NoteView(id="web-details")
-            yield widget
-
-    def on_mount(self) -> None:
-        # Textual runs AreaScreen.on_mount too (handlers run for each class in the MRO).
-        self.watch(self.table, "cursor_row", self._show_details, init=False)
-        if not self._loaded_once:
-            self.table.empty_text = LOADING_TEXT
 
     # --- loading ----------------------------------------------------------------------
 
@@ -422,47 +380,23 @@ class WebScreen(AreaScreen):
         self.table.empty_text = self.EMPTY_TEXT
         view = self.view
         if view is not None:
-            self.query_one("#web-update-hint", Label).update(hint_text(view))
+            self.show_hint(hint_text(view))
             self.set_class(bool(view.pending) and not view.problem, "-pending")
             self.set_class(bool(view.problem), "-problem")
-        self._show_details()
+        super().records_shown()
 
     def on_change_refused(self, message: ChangeRefused) -> None:
-        # The base class notifies; a failed read must not say it is still reading.
+        # DetailsAreaScreen's handler runs too (the table stops saying it is reading).
         self._updating = False
-        self.table.empty_text = self.EMPTY_TEXT
-        self.table.refresh()
 
-    def _show_details(self, _row: int | None = None) -> None:
+    def details_of(self, key: str | None) -> tuple[str, Note] | None:
         view = self.view
         if view is None:
-            return
-        key = self.table.cursor_key
-        title = self.query_one("#web-details-title", Label)
+            return None
         site = view.sites.get(key or "")
         if site is None:
-            title.update("Domain")
-            note = Note("No domain selected.")
-        else:
-            title.update(f"Site of {prettify_domain(site.row.domain)}")
-            note = details_note(site, view)
-        previous = self._shown[0] if self._shown is not None else None
-        if self._shown != (key, note):
-            self._shown = (key, note)
-            self.details_view.show_note(note)
-            if key != previous:
-                self.details_view.scroll_home(animate=False)
-
-    @on(RecordBrowser.Selected)
-    def domain_chosen(self) -> None:
-        # Enter moves into the details, where text can be selected and copied.
-        self.details_view.focus()
-
-    def key_escape(self) -> None:
-        if self.focused is self.details_view:
-            self.table.focus()
-        else:
-            super().key_escape()
+            return "Domain", Note("No domain selected.")
+        return f"Site of {prettify_domain(site.row.domain)}", details_note(site, view)
 
     # --- actions ----------------------------------------------------------------------
 
