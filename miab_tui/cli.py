@@ -13,18 +13,21 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import Box, init_box, locate_box, open_box, seed_demo
 from core.audit import SETUP, Actor, login_actor
-from core.backup import BackupOutcome, RestoreOutcome, RestoreRequest, VerifyOutcome
 from core.errors import MiabError
 from core.jobs import Job, JobStart, JobState
 from core.jobs.kinds import DNS_UPDATE, TLS_PROVISION
 from core.mail.addresses import prettify_domain, prettify_idn_email_address, user_address
 from core.mail.listing import alias_text, aliases_listing, users_listing
 from core.mail.users import human_size
-from core.system import CheckResult, CheckStatus, Section, StatusReport
-from core.tls.service import ProvisionOutcome
+
+# The backup, status and TLS modules (dnspython, cryptography, acme, boto3 behind them) are
+# imported by the commands that use them: every other command starts without them (cron).
+if TYPE_CHECKING:
+    from core.system import CheckResult, Section
 
 DEMO_DIR = "demo-box"
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -361,6 +364,8 @@ def _provision(box: Box, domains: Sequence[str], *, quiet: bool) -> int:
     job = _follow(box, started.job.id, show)
     if job.state is not JobState.DONE:
         raise MiabError(f"The {TLS_PROVISION} job #{job.id} {job.state.value}: {job.result}")
+    from core.tls.service import ProvisionOutcome
+
     outcome = ProvisionOutcome.from_json(job.result)
     if not quiet:
         _out("\n")  # a blank line between the progress and the requests
@@ -477,6 +482,8 @@ def cmd_backup_now(args: argparse.Namespace) -> int:
         "backup",
         None if quiet else _out,
     )
+    from core.backup import BackupOutcome
+
     outcome = BackupOutcome.from_json(job.result)
     if not quiet:
         for line in outcome.lines:
@@ -496,6 +503,8 @@ def cmd_backup_verify(args: argparse.Namespace) -> int:
         "verification",
         show,
     )
+    from core.backup import VerifyOutcome
+
     outcome = VerifyOutcome.from_json(job.result)
     if show is None:
         for difference in outcome.differences:
@@ -510,6 +519,8 @@ def cmd_backup_verify(args: argparse.Namespace) -> int:
 def cmd_backup_restore(args: argparse.Namespace) -> int:
     """Restore a backup (or one path of it) into a new folder; `--full --yes` restores the
     whole backup over the live data, with the mail services stopped."""
+    from core.backup import RestoreOutcome, RestoreRequest
+
     confirmed = args.yes
     if args.full and not confirmed and sys.stdin.isatty():
         answer = input(
@@ -624,6 +635,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     """The status checks, each section printed as soon as all its checks are in (sections
     in the order they finish, items in the reference's order); `--json` prints the API's
     list once all are done. Exit 1 when any check reports an error."""
+    from core.system import CheckStatus, StatusReport
+
     box = open_box(args.box)
     plan = box.status.plan(
         sections=args.section or None, checks=args.check or None, rounded=args.rounded
