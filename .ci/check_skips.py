@@ -12,7 +12,7 @@ from pathlib import Path
 SKIPPED = re.compile(r"^SKIPPED \[\d+\] (?P<where>\S+): (?P<reason>.*)$")
 # A reason that names a path, or says a file or program is not there.
 MISSING = re.compile(
-    r"(?:^|[\s'\"(])/\w|\bnot installed\b|\bis missing\b|\bno such file\b|\bnot found\b"
+    r"(?:^|[\s'\"(])/\w|\bnot installed\b|\bmissing\b|\bno such file\b|\bnot found\b"
     r"|\bis not at\b|\bnot there\b",
     re.I,
 )
