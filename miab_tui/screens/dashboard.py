@@ -355,7 +355,8 @@ class DashboardScreen(DetailsAreaScreen):
             ("$text-error bold", "$text-warning bold", "$text-success bold"),
             strict=True,
         ):
-            line += Content.styled(text, style if count else "$text-muted") + "  "
+            # A zero takes the line's own muted colour.
+            line += (Content.styled(text, style) if count else Content(text)) + "  "
         if not board.total:
             progress = Content("Planning the checks…" if self._runs else "")
         elif board.running:
