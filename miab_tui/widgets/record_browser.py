@@ -218,6 +218,11 @@ class RecordBrowser(Widget):
     @on(Input.Changed, ".record-browser--filter")
     def _filter_typed(self, event: Input.Changed) -> None:
         event.stop()
+        # Keys that came in one burst queue a Changed per key: only the box's text now
+        # counts. Taking a stale one would write it back into the box (watch_filter_text),
+        # queue another Changed, and the two would set each other back and forth forever.
+        if event.value != self.filter_input.value:
+            return
         self.filter_text = event.value
 
     @on(Input.Submitted, ".record-browser--filter")

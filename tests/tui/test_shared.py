@@ -86,6 +86,28 @@ async def test_record_browser_filters_and_reports_selection() -> None:
         assert browser.summary == "1 of 4 users"
 
 
+async def test_keys_that_arrive_together_filter_once_and_settle() -> None:
+    """Keys that reach the app in one burst (a paste, key repeat, a laggy SSH link) leave
+    their Changed events queued behind each other: the stale ones must not write an older
+    text back into the box (which once set off an endless back-and-forth at 100 % CPU)."""
+    app = BrowserApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        browser = app.query_one(RecordBrowser)
+        browser.focus_filter()
+        for text in ("x", "x.", "x.c", "y"):  # no pause between: the events queue up
+            browser.filter_input.value = text
+        for _ in range(5):
+            await pilot.pause()
+        assert browser.filter_input.value == "y" and browser.filter_text == "y"
+        assert [row.key for row in browser.table.ordered_rows] == ["c@y.org"]
+        seen = len(app.messages)
+        for _ in range(5):
+            await pilot.pause()
+        assert len(app.messages) == seen, "the box and the filter still set each other"
+        assert browser.filter_input.value == "y"
+
+
 async def test_unexpected_failure_is_logged_with_its_traceback(app: MiabApp) -> None:
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the database melted")
