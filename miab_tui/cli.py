@@ -93,7 +93,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _print_credentials(directory)
     if args.no_tui:
         return 0
-    return _run_tui(open_box(directory))
+    status = _run_tui(open_box(directory))
+    # The full screen covered the login printed before it: once more where it stays.
+    if (directory / CREDENTIALS_FILE).exists():
+        _print_credentials(directory)
+    return status
 
 
 def _run_tui(box: Box) -> int:
