@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -10,6 +11,7 @@ from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, NotFound, ValidationError
 from core.events import Hooks, MailChanged
 from core.mail.addresses import (
+    domain_of,
     is_dcv_address,
     prettify_domain,
     prettify_idn_email_address,
@@ -273,3 +275,34 @@ class AliasService:
             if cursor.rowcount != 1:
                 raise NotFound(f"That's not an alias ({address}).", field="address")
         return Change.of("alias removed", *self._hooks.emit(MailChanged()))
+
+
+def dangling_required(
+    aliases: Collection[Alias], users: Collection[str], primary_hostname: str
+) -> dict[str, tuple[str, ...]]:
+    """Each required alias with the destinations that reach nobody: an address of one of
+    this box's mail domains that is neither a user nor an alias (nor caught by a catch-all
+    or a domain alias). Mail to it bounces: administrator@ missing after a bare setup leaves
+    postmaster@, abuse@... all forwarding nowhere. External addresses are not judged."""
+    sources = {alias.address for alias in aliases}
+    users = set(users)
+    local_domains = {domain_of(address) for address in users | sources}
+    local_domains.add(primary_hostname)
+    found: dict[str, tuple[str, ...]] = {}
+    for alias in aliases:
+        if not alias.required:
+            continue
+        missing = []
+        for destination in (d.strip() for d in alias.destination.split(",")):
+            if not destination or destination.startswith("@"):
+                continue
+            local, _, domain = destination.rpartition("@")
+            plain = local.split("+", 1)[0] + "@" + domain  # user+tag@ reaches user@
+            if domain not in local_domains or "@" + domain in sources:
+                continue
+            if {destination, plain} & (users | sources):
+                continue
+            missing.append(destination)
+        if missing:
+            found[alias.address] = tuple(missing)
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -11,8 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from core.mail.addresses import domain_of
-from core.mail.aliases import Alias, DomainAliases
+from core.mail.aliases import Alias, DomainAliases, dangling_required
 from miab_tui.display import plural, shown_address
 from miab_tui.messages import AliasesLoaded
 from miab_tui.modals.alias_form import AliasForm
@@ -31,37 +29,6 @@ class AliasesView:
     dangling: dict[str, tuple[str, ...]] = field(default_factory=dict)
     admins: tuple[str, ...] = ()
     administrator: str = ""
-
-
-def dangling_required(
-    aliases: Collection[Alias], users: Collection[str], primary_hostname: str
-) -> dict[str, tuple[str, ...]]:
-    """Each required alias with the destinations that reach nobody: an address of one of
-    this box's mail domains that is neither a user nor an alias (nor caught by a catch-all
-    or a domain alias). Mail to it bounces: administrator@ missing after a bare setup leaves
-    postmaster@, abuse@... all forwarding nowhere. External addresses are not judged."""
-    sources = {alias.address for alias in aliases}
-    users = set(users)
-    local_domains = {domain_of(address) for address in users | sources}
-    local_domains.add(primary_hostname)
-    found: dict[str, tuple[str, ...]] = {}
-    for alias in aliases:
-        if not alias.required:
-            continue
-        missing = []
-        for destination in (d.strip() for d in alias.destination.split(",")):
-            if not destination or destination.startswith("@"):
-                continue
-            local, _, domain = destination.rpartition("@")
-            plain = local.split("+", 1)[0] + "@" + domain  # user+tag@ reaches user@
-            if domain not in local_domains or "@" + domain in sources:
-                continue
-            if {destination, plain} & (users | sources):
-                continue
-            missing.append(destination)
-        if missing:
-            found[alias.address] = tuple(missing)
-    return found
 
 
 def dangling_text(view: AliasesView) -> str:
@@ -197,7 +164,7 @@ class AliasesScreen(AreaScreen):
             aliases,
             dangling_required(aliases.values(), users.emails(), primary),
             admins,
-            "administrator@" + primary,
+            self.box.mail.housekeeping.administrator,
         )
         return AliasesLoaded(rows, search, summary, view)
 

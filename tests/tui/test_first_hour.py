@@ -14,6 +14,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from textual.widgets._footer import FooterKey
 
 from core.errors import MiabError
+from core.mail.aliases import dangling_required
 from miab_tui.app import MiabApp
 from miab_tui.areas import AREAS
 from miab_tui.display import display_text, plural
@@ -23,7 +24,7 @@ from miab_tui.modals.details import DetailsDialog
 from miab_tui.modals.form import FormModal
 from miab_tui.modals.help import HelpDialog
 from miab_tui.modals.user_form import PasswordForm, UserForm
-from miab_tui.screens.aliases import AliasesScreen, dangling_required
+from miab_tui.screens.aliases import AliasesScreen
 from miab_tui.screens.base import TUI_ACTOR, AreaScreen
 from miab_tui.screens.dns import DnsScreen
 from miab_tui.screens.users import UsersScreen
