@@ -14,7 +14,7 @@ from core.audit import SETUP, STATE_SCHEMA, Actor, AuditLog
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
 from core.errors import ConfigError
 from core.events import CertificatesChanged, Hooks, MailChanged, UserCredentialsChanged
-from core.hostnames import check_address, check_hostname
+from core.hostnames import check_address, check_hostname, check_resolver_setting
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
 from core.storage.db import Database, create_database_file
 from core.storage.files import atomic_write
@@ -172,6 +172,7 @@ class Box:
 
     def __init__(self, config: BoxConfig, *, clock: Clock = time.time) -> None:
         check_box(config)
+        check_resolver_setting(config.extra)
         self.config = config
         self.clock = clock
         self._building = threading.RLock()

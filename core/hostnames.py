@@ -8,7 +8,7 @@ import ipaddress
 import re
 from typing import Final
 
-from core.errors import ValidationError
+from core.errors import ConfigError, ValidationError
 
 _LABEL: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # Special-use names (RFC 6761 and later) under which the address rules refuse every mail
@@ -70,3 +70,46 @@ def check_address(value: str, version: int, field: str) -> str:
     if address is None or address.version != version:
         raise ValidationError(f"{value[:80]!r} is not an IPv{version} address.", field=field)
     return str(address)
+
+
+DNS_RESOLVER_KEY: Final = "MIAB_DNS_RESOLVER"  # "IP" or "IP:PORT" for the public DNS checks
+
+
+def parse_nameserver(value: str) -> tuple[str, int]:
+    """`IP`, `IP:PORT`, `[IPv6]:PORT` or `IP#PORT` → (ip, port).
+
+    Raises:
+        ValueError: not an address.
+    """
+    value = value.strip()
+    host, port = value, 53
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif "#" in value:
+        host, _, p = value.partition("#")
+        port = int(p)
+    elif value.count(":") == 1:
+        host, _, p = value.partition(":")
+        port = int(p)
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError("port out of range")
+    return host, port
+
+
+def check_resolver_setting(extra: dict[str, str]) -> None:
+    """Raises: ConfigError: the conf's MIAB_DNS_RESOLVER is set and is not an address.
+
+    Checked when the box opens: the TLS and status services that use it are built later, on
+    first use, and could otherwise fail in the middle of a change's follow-ups."""
+    value = extra.get(DNS_RESOLVER_KEY)
+    if value:
+        try:
+            parse_nameserver(value)
+        except ValueError:
+            raise ConfigError(
+                f"{DNS_RESOLVER_KEY}={value} in the box's conf is not an address "
+                "(IP, IP:PORT or [IPv6]:PORT)."
+            ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import stat
@@ -565,10 +566,14 @@ class UserService:
                         "purged. Remove the user first.",
                         field="email",
                     )
-                self._remove_mailbox_folder(domain, local, email)
+                # Only a rename under the lock: no user can take the address meanwhile, and
+                # the delete (long for a big mailbox) holds up no other write.
+                detached = self._detach_mailbox_folder(domain, local, email)
+            self._delete_detached_folder(domain, detached, email)
         return Change.of(f"archived mailbox purged: {email}")
 
-    def _remove_mailbox_folder(self, domain: str, local: str, email: str) -> None:
+    def _detach_mailbox_folder(self, domain: str, local: str, email: str) -> str:
+        """Rename the mailbox folder to a name no user can have (a leading dot); its name."""
         missing = NotFound(f"There is no archived mailbox of {email}.", field="email")
         # The mailboxes folder itself may be a link (STORAGE_ROOT on another disk); below
         # it, nothing is followed.
@@ -600,15 +605,35 @@ class UserService:
                         "nothing was removed.",
                         field="email",
                     )
+                detached = f".purging-{local}-{secrets.token_hex(4)}"
                 try:
-                    # Removes through file descriptors, never following a link inside.
-                    shutil.rmtree(local, dir_fd=domain_fd)
+                    os.rename(local, detached, src_dir_fd=domain_fd, dst_dir_fd=domain_fd)
                 except OSError as exc:
                     raise HostError(
-                        f"The mailbox of {email} could not be removed completely: "
-                        f"{exc.strerror or exc}."
+                        f"The mailbox of {email} could not be removed: {exc.strerror or exc}."
                     ) from None
+                return detached
             finally:
                 os.close(domain_fd)
         finally:
             os.close(root_fd)
+
+    def _delete_detached_folder(self, domain: str, detached: str, email: str) -> None:
+        try:
+            root_fd = os.open(self._config.mailboxes_dir, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                domain_fd = os.open(
+                    domain, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd
+                )
+                try:
+                    # Removes through file descriptors, never following a link inside.
+                    shutil.rmtree(detached, dir_fd=domain_fd)
+                finally:
+                    os.close(domain_fd)
+            finally:
+                os.close(root_fd)
+        except OSError as exc:
+            raise HostError(
+                f"The mailbox of {email} could not be removed completely: "
+                f"{exc.strerror or exc}. What is left is {domain}/{detached}."
+            ) from None

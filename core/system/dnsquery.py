@@ -21,7 +21,7 @@ import dns.rdata
 import dns.resolver
 import dns.reversename
 
-from core.tls.service import parse_nameserver
+from core.hostnames import parse_nameserver
 
 NOT_SET: Final = "[Not Set]"
 TIMEOUT: Final = "[timeout]"

@@ -32,6 +32,7 @@ from core.dns.secondary import ns_hostnames
 from core.dns.zones import zone_file_name
 from core.errors import ValidationError
 from core.host import Host
+from core.hostnames import DNS_RESOLVER_KEY
 from core.mail.domains import sort_domains
 from core.system import checks_domain as dom
 from core.system import checks_system as sysc
@@ -50,7 +51,6 @@ from core.system.model import (
     StatusItem,
     StatusReport,
 )
-from core.tls.service import DNS_RESOLVER_KEY
 from core.web.domains import web_domains
 
 if TYPE_CHECKING:

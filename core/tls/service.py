@@ -26,6 +26,8 @@ from core.audit import Actor
 from core.errors import ValidationError
 from core.events import CertificatesChanged
 from core.host import Host
+from core.hostnames import DNS_RESOLVER_KEY as DNS_RESOLVER_KEY  # tests and faces name it here
+from core.hostnames import parse_nameserver
 from core.mail.domains import sort_domains
 from core.results import Change
 from core.storage.files import atomic_write, file_lock
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 LETS_ENCRYPT: Final = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_SERVER_KEY: Final = "MIAB_ACME_SERVER"  # the ACME directory URL (default Let's Encrypt)
 ACME_CA_BUNDLE_KEY: Final = "MIAB_ACME_CA_BUNDLE"  # CA file for the ACME server's own HTTPS
-DNS_RESOLVER_KEY: Final = "MIAB_DNS_RESOLVER"  # "IP" or "IP:PORT" for the public DNS checks
 RENEW_DAYS: Final = 14  # re-provision what expires within this many days (the nightly rule)
 WARN_DAYS: Final = 10
 MAX_NAMES_PER_CERT: Final = 100
@@ -169,30 +170,6 @@ def _normalize_ip(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return value
-
-
-def parse_nameserver(value: str) -> tuple[str, int]:
-    """`IP`, `IP:PORT`, `[IPv6]:PORT` or `IP#PORT` → (ip, port).
-
-    Raises:
-        ValueError: not an address.
-    """
-    value = value.strip()
-    host, port = value, 53
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif "#" in value:
-        host, _, p = value.partition("#")
-        port = int(p)
-    elif value.count(":") == 1:
-        host, _, p = value.partition(":")
-        port = int(p)
-    ipaddress.ip_address(host)
-    if not 0 < port < 65536:
-        raise ValueError("port out of range")
-    return host, port
 
 
 class PublicDns:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import Box
-from core.errors import ValidationError
+from core import Box, open_box
+from core.errors import ConfigError, ValidationError
 from core.mail.addresses import user_address
 from tests.conftest import TEST_ACTOR
 
@@ -87,3 +87,18 @@ def test_init_stores_a_unicode_hostname_in_idna(tmp_path) -> None:  # type: igno
     assert box.config.primary_hostname == "box.xn--bcher-kva.example"
     with pytest.raises(ValidationError, match="is not an IPv4 address"):
         init_box(tmp_path / "b2", public_ip="2001:db8::1")
+
+
+@pytest.mark.parametrize("value", ["dns.google", "1.1.1.1:x", "1.1.1.1:70000"])
+def test_a_bad_resolver_setting_stops_the_box_opening(box: Box, value: str) -> None:
+    # Not later, in the middle of a change's follow-ups (the TLS service is built on first use).
+    conf = box.config.conf_path
+    assert conf is not None
+    with conf.open("a") as f:
+        f.write(f"MIAB_DNS_RESOLVER={value}\n")
+    with pytest.raises(ConfigError) as exc:
+        open_box(conf)
+    assert exc.value.message == (
+        f"MIAB_DNS_RESOLVER={value} in the box's conf is not an address "
+        "(IP, IP:PORT or [IPv6]:PORT)."
+    )

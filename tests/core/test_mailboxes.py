@@ -96,6 +96,7 @@ def test_purge_archived_mailbox(box: Box) -> None:
     change = box.mail.users.purge_archived_mailbox("a@EXAMPLE.com", actor=TEST_ACTOR)
     assert change.lines == ("archived mailbox purged: a@example.com",)
     assert not path.exists() and path.parent.is_dir()
+    assert list(path.parent.iterdir()) == []  # nothing left under another name either
     assert [u.email for g in box.mail.users.list_users() for u in g.users] == []
     record = box.audit.recent(1)[0]
     assert (record.operation, record.target, record.outcome) == (
@@ -146,3 +147,30 @@ def test_purge_follows_no_link(box: Box, tmp_path: Path) -> None:
         with pytest.raises((ValidationError, NotFound)):
             box.mail.users.purge_archived_mailbox(bad, actor=TEST_ACTOR)
     assert (outside / "victim" / "cur" / "keep").exists()
+
+
+def test_the_delete_runs_after_the_write_lock_is_released(
+    box: Box, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big mailbox takes long to delete: meanwhile other writes to users.sqlite go on.
+    import shutil
+
+    from core import open_box
+
+    add(box, "a@example.com")
+    mailbox(box, "a@example.com")
+    box.mail.users.remove_user("a@example.com", actor=TEST_ACTOR)
+    other = open_box(box.config.conf_path)
+    rmtree = shutil.rmtree
+
+    def slow_rmtree(*args: object, **kwargs: object) -> None:
+        # Another process's write while the folder is deleted: not blocked by a lock.
+        other.mail.users.add_user("b@example.com", "secret-password", actor=TEST_ACTOR)
+        rmtree(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "rmtree", slow_rmtree)
+    try:
+        box.mail.users.purge_archived_mailbox("a@example.com", actor=TEST_ACTOR)
+    finally:
+        other.close()
+    assert box.mail.users.emails() == ("b@example.com",)
