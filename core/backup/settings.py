@@ -353,6 +353,47 @@ def parse_target(text: object, *, local_folder: Path) -> Target:
     raise unsupported(text)
 
 
+# The characters that would end a file:// URL's path or change it when duplicity unquotes it.
+_FILE_URL_UNSAFE: Final = {"%": "%25", "#": "%23", "?": "%3F"}
+
+
+def split_target(target: str) -> tuple[TargetKind, str, str]:
+    """A stored target as a form shows it: the kind, the main field, the rsync path.
+
+    A `file://` target is its folder as duplicity reads it (unquoted; `localhost` dropped);
+    `rsync://u@h/rel` has the path `rel` (in the user's home), `rsync://u@h//abs` `/abs`. A
+    target that is none of ours is shown whole as a folder, for the checks to judge when
+    saved. `join_target` gives back a target that means the same."""
+    if target in ("off", "local"):
+        return target, "", ""  # type: ignore[return-value]
+    if target.startswith("file://"):
+        parts = urllib.parse.urlsplit(target)
+        if parts.netloc in ("", "localhost") and not parts.query and not parts.fragment:
+            return "file", urllib.parse.unquote(parts.path), ""
+        return "file", target, ""
+    if target.startswith("rsync://"):
+        where, slash, path = target.removeprefix("rsync://").partition("/")
+        return "rsync", where, path if slash else ""
+    if target.startswith("s3://"):
+        return "s3", target.removeprefix("s3://"), ""
+    return "file", target, ""
+
+
+def join_target(kind: str, main: str, path: str = "") -> str:
+    """The target from a form's fields (`split_target`'s parts; a URL typed whole is kept)."""
+    main = main.strip()
+    if kind in ("off", "local"):
+        return kind
+    if kind == "file":
+        if main.startswith("file://"):
+            return main
+        return "file://" + "".join(_FILE_URL_UNSAFE.get(c, c) for c in main)
+    if kind == "rsync":
+        where = main.removeprefix("rsync://").rstrip("/")
+        return f"rsync://{where}/{path.strip()}"
+    return main if main.startswith("s3://") else "s3://" + main
+
+
 # --- the passphrase ----------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ core's words.
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
@@ -24,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from core.backup import BackupConfig
-from core.backup.settings import TargetKind, parse_min_age
+from core.backup.settings import TargetKind, join_target, parse_min_age, split_target
 from core.backup.targets import TargetFile, duplicity_files
 from miab_tui import display
 from miab_tui.display import plural
@@ -60,35 +59,6 @@ MIN_AGE_HINT: Final = (
 SSH_HINT: Final = (
     "Add this box's key to ~/.ssh/authorized_keys of that user on that host (ctrl+y copies it):"
 )
-
-
-def split_target(target: str) -> tuple[TargetKind, str, str]:
-    """A stored target as the form shows it: the kind, the main field, the rsync path.
-    `rsync://u@h/rel` has the path `rel` (in the user's home), `rsync://u@h//abs` `/abs`."""
-    if target in ("off", "local"):
-        return target, "", ""  # type: ignore[return-value]
-    if target.startswith("file://"):
-        return "file", urllib.parse.unquote(target.removeprefix("file://")), ""
-    if target.startswith("rsync://"):
-        rest = target.removeprefix("rsync://")
-        where, slash, path = rest.partition("/")
-        return "rsync", where, path if slash else ""
-    if target.startswith("s3://"):
-        return "s3", target.removeprefix("s3://"), ""
-    return "file", target, ""  # not one of ours: shown as typed, for core to judge
-
-
-def join_target(kind: str, main: str, path: str = "") -> str:
-    """The target URL core takes, from the form's fields (a URL typed whole is kept)."""
-    main = main.strip()
-    if kind in ("off", "local"):
-        return kind
-    if kind == "file":
-        return main if main.startswith("file://") else "file://" + main
-    if kind == "rsync":
-        where = main.removeprefix("rsync://").rstrip("/")
-        return f"rsync://{where}/{path.strip()}"
-    return main if main.startswith("s3://") else "s3://" + main
 
 
 def listing_text(target: str, files: Sequence[TargetFile]) -> str:

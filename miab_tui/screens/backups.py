@@ -26,13 +26,14 @@ from textual.message import Message
 
 from core.backup import BackupConfig, BackupEntry, BackupStatus
 from core.backup.service import BUSY
+from core.backup.settings import split_target
 from core.jobs import Job, JobStart, JobState
 from core.jobs.kinds import BACKUP, BACKUP_RESTORE, BACKUP_VERIFY
 from core.mail.users import human_size
 from miab_tui import display
 from miab_tui.display import plural
 from miab_tui.messages import RecordsLoaded
-from miab_tui.modals.backup_config import BackupConfigForm, split_target
+from miab_tui.modals.backup_config import BackupConfigForm
 from miab_tui.modals.backup_log import BackupLogDialog
 from miab_tui.modals.backup_outcome import BackupOutcomeDialog, outcome_of
 from miab_tui.modals.backup_restore import BackupRestoreForm

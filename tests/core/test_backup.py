@@ -24,8 +24,10 @@ from core.backup.settings import (
     NO_BUCKET,
     PASSPHRASE_TOO_SHORT,
     ensure_passphrase,
+    join_target,
     parse_target,
     read_passphrase,
+    split_target,
 )
 from core.backup.status import (
     BackupSet,
@@ -192,6 +194,38 @@ def test_parse_targets() -> None:
     assert s3.endpoint_url == "https://s3.example.com:8443"
     assert s3.duplicity_url == "boto3+s3://bucket/a/b"
     assert parse_target("local", local_folder=local).url == "file:///data/backup/encrypted"
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        ("local", ("local", "", "")),
+        ("off", ("off", "", "")),
+        ("file:///mnt/backup disk", ("file", "/mnt/backup disk", "")),
+        ("file:///srv/100%25 b%23x%3F", ("file", "/srv/100% b#x?", "")),
+        (
+            "rsync://backup@host.example:2222//srv/box",
+            ("rsync", "backup@host.example:2222", "/srv/box"),
+        ),
+        ("rsync://backup@host.example/box", ("rsync", "backup@host.example", "box")),
+        ("s3://eu-west-1@s3.example/bucket/box", ("s3", "eu-west-1@s3.example/bucket/box", "")),
+    ],
+)
+def test_targets_split_for_a_form_and_join_back(target: str, shown: tuple[str, str, str]) -> None:
+    assert split_target(target) == shown
+    assert join_target(*shown) == target
+
+
+def test_a_file_target_joined_back_names_the_same_folder() -> None:
+    """A form shows the folder duplicity will use, and saving it again changes nothing:
+    `localhost` is the same machine, and a `%` in a name stays a `%`."""
+    local = Path("/data/backup/encrypted")
+    for stored in ("file://localhost/srv/b", "file:///srv/a%2541", "file:///srv/my%20b"):
+        kind, folder, path = split_target(stored)
+        assert kind == "file" and not folder.startswith("localhost")
+        again = parse_target(join_target(kind, folder, path), local_folder=local)
+        assert again.folder == parse_target(stored, local_folder=local).folder
+    assert split_target("file://elsewhere/srv/b") == ("file", "file://elsewhere/srv/b", "")
 
 
 # --- passphrase and key -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from core.backup.settings import MIN_AGE_MESSAGE
 from core.errors import ValidationError
 from core.jobs.kinds import BACKUP_RESTORE
 from miab_tui.app import MiabApp
-from miab_tui.modals.backup_config import BackupConfigForm, join_target, split_target
+from miab_tui.modals.backup_config import BackupConfigForm
 from miab_tui.modals.backup_outcome import BackupOutcomeDialog
 from miab_tui.modals.backup_restore import BackupRestoreForm, InPlaceConfirmDialog
 from miab_tui.modals.confirm import ConfirmDialog
@@ -372,22 +372,3 @@ async def test_in_place_restore_asks_for_the_box_name(
         await pilot.pause()
         assert pilot.app.screen is form
     assert not [job for job in app.box.jobs.recent() if job.kind == BACKUP_RESTORE]
-
-
-@pytest.mark.parametrize(
-    ("target", "shown"),
-    [
-        ("local", ("local", "", "")),
-        ("off", ("off", "", "")),
-        ("file:///mnt/backup disk", ("file", "/mnt/backup disk", "")),
-        (
-            "rsync://backup@host.example:2222//srv/box",
-            ("rsync", "backup@host.example:2222", "/srv/box"),
-        ),
-        ("rsync://backup@host.example/box", ("rsync", "backup@host.example", "box")),
-        ("s3://eu-west-1@s3.example/bucket/box", ("s3", "eu-west-1@s3.example/bucket/box", "")),
-    ],
-)
-def test_targets_read_back_as_the_form_shows_them(target: str, shown: tuple[str, str, str]) -> None:
-    assert split_target(target) == shown
-    assert join_target(*shown) == target
