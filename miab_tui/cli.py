@@ -159,7 +159,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
-    _out(open_box(args.box).mail.users.remove_user(args.email, actor=cli_actor()).text)
+    _out(
+        open_box(args.box)
+        .mail.users.remove_user(args.email, actor=cli_actor(), keep_an_admin=True)
+        .text
+    )
     return 0
 
 
@@ -181,7 +185,9 @@ def cmd_user_make_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_user_remove_admin(args: argparse.Namespace) -> int:
-    open_box(args.box).mail.users.remove_privilege(args.email, "admin", actor=cli_actor())
+    open_box(args.box).mail.users.remove_privilege(
+        args.email, "admin", actor=cli_actor(), keep_an_admin=True
+    )
     _out("OK")
     return 0
 

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Final, Literal
 from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, HostError, NotFound, ValidationError
 from core.events import Hooks, MailChanged, UserCredentialsChanged
-from core.mail.addresses import is_dcv_address, prettify_domain, user_address, validate_email
+from core.mail.addresses import (
+    is_dcv_address,
+    prettify_domain,
+    prettify_idn_email_address,
+    user_address,
+    validate_email,
+)
 from core.mail.domains import sort_domains, sort_email_addresses
 from core.mail.passwords import hash_password, validate_password
 from core.results import Change
@@ -212,6 +218,24 @@ def _folder_tree_stamp(path: str) -> tuple[int, ...] | None:
     return tuple(stamps)
 
 
+def last_admin_message(email: str, doing: str) -> str:
+    return (
+        f"{prettify_idn_email_address(email)} is the only administrator: {doing} would leave nobody who "
+        "can use the admin panel or the API. Make another user an administrator first."
+    )
+
+
+def _is_last_admin(conn: sqlite3.Connection, email: str) -> bool:
+    admins = [
+        address
+        for address, privileges in conn.execute(
+            "SELECT email, privileges FROM users WHERE privileges LIKE '%admin%'"
+        )
+        if "admin" in parse_privileges(privileges)
+    ]
+    return admins == [email]
+
+
 def _plain_name(name: str) -> bool:
     """A single folder name (no separator, not `.` or `..`)."""
     return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
@@ -385,6 +409,11 @@ class UserService:
                 continue
         return found
 
+    def is_last_admin(self, email: str) -> bool:
+        """Whether `email` is the box's only administrator: taking that away would leave
+        nobody who can use the admin panel or the API."""
+        return _is_last_admin(self._db.conn, user_address(email))
+
     def get_privileges(self, email: str) -> tuple[str, ...]:
         """Raises: NotFound: no such user."""
         email = user_address(email)
@@ -467,11 +496,14 @@ class UserService:
             validate_privilege(privilege)
         return items
 
-    def remove_user(self, email: str, *, actor: Actor) -> Change:
-        """Delete the account (its mailbox stays, archived) and its MFA rows.
+    def remove_user(self, email: str, *, actor: Actor, keep_an_admin: bool = False) -> Change:
+        """Delete the account (its mailbox stays, archived) and its MFA rows. With
+        `keep_an_admin` (the TUI and the CLI; the API keeps the reference's behaviour) the
+        only administrator is not removed.
 
         Raises:
             NotFound: no such user.
+            ValidationError: `keep_an_admin`, and this is the only administrator.
         """
         email = user_address(email)
         with self._audit.recording(actor, "remove user", email):
@@ -479,6 +511,8 @@ class UserService:
                 row = conn.execute("SELECT id FROM users WHERE email=?", (email,)).fetchone()
                 if row is None:
                     raise NotFound(f"That's not a user ({email}).", field="email")
+                if keep_an_admin and _is_last_admin(conn, email):
+                    raise ValidationError(last_admin_message(email, "removing the user"))
                 conn.execute("DELETE FROM users WHERE id=?", (row[0],))
                 # The reference leaves orphan MFA rows (foreign keys are off); we don't.
                 if self._schema.has_mfa:
@@ -502,11 +536,18 @@ class UserService:
         """Idempotent. Raises: ValidationError: bad privilege. NotFound: no such user."""
         self._change_privilege(email, privilege, add=True, actor=actor)
 
-    def remove_privilege(self, email: str, privilege: str, *, actor: Actor) -> None:
-        """Drops every equal entry. Raises: ValidationError, NotFound."""
-        self._change_privilege(email, privilege, add=False, actor=actor)
+    def remove_privilege(
+        self, email: str, privilege: str, *, actor: Actor, keep_an_admin: bool = False
+    ) -> None:
+        """Drops every equal entry; with `keep_an_admin`, not the only administrator's admin.
+        Raises: ValidationError, NotFound."""
+        self._change_privilege(
+            email, privilege, add=False, actor=actor, keep_an_admin=keep_an_admin
+        )
 
-    def _change_privilege(self, email: str, privilege: str, *, add: bool, actor: Actor) -> None:
+    def _change_privilege(
+        self, email: str, privilege: str, *, add: bool, actor: Actor, keep_an_admin: bool = False
+    ) -> None:
         operation = "add privilege" if add else "remove privilege"
         email = user_address(email)
         with self._audit.recording(actor, operation, f"{email} {privilege}".strip()):
@@ -518,6 +559,9 @@ class UserService:
                 if row is None:
                     raise NotFound(f"That's not a user ({email}).", field="email")
                 privs = list(parse_privileges(row[0]))
+                last = keep_an_admin and not add and privilege == "admin"
+                if last and _is_last_admin(conn, email):
+                    raise ValidationError(last_admin_message(email, "taking the privilege"))
                 if add and privilege not in privs:
                     privs.append(privilege)
                 if not add:

@@ -10,7 +10,7 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from core.mail.users import DomainUsers, MailUser, human_size
+from core.mail.users import DomainUsers, MailUser, human_size, last_admin_message
 from miab_tui import display
 from miab_tui.display import plural, shown_address
 from miab_tui.messages import UsersLoaded
@@ -182,17 +182,13 @@ class UsersScreen(AreaScreen):
 
     # --- actions ----------------------------------------------------------------------
 
-    def _admins(self) -> list[MailUser]:
-        return [u for u in self.users.values() if u.status == "active" and u.is_admin]
-
     def _refuse_last_admin(self, user: MailUser, doing: str) -> bool:
         """Keep someone able to use the admin panel and the API (the reference's panel
-        guards the same way; the API itself does not)."""
-        if user.is_admin and len(self._admins()) == 1:
+        guards the same way; the API itself does not). Asked of the database, not of the
+        table: another process may have changed the admins; core checks again on the write."""
+        if user.is_admin and self.box.mail.users.is_last_admin(user.email):
             self.notify(
-                f"{shown_address(user.email)} is the only administrator: {doing} would leave "
-                "nobody who can use the admin panel or the API. Make another user an "
-                "administrator first (t on that user).",
+                last_admin_message(user.email, doing).removesuffix(".") + " (t on that user).",
                 title="The last administrator",
                 severity="warning",
             )
@@ -258,7 +254,7 @@ class UsersScreen(AreaScreen):
             )
 
             def change() -> None:
-                users.remove_privilege(email, "admin", actor=TUI_ACTOR)
+                users.remove_privilege(email, "admin", actor=TUI_ACTOR, keep_an_admin=True)
 
             done = f"admin privilege removed: {shown}"
         else:
@@ -309,7 +305,7 @@ class UsersScreen(AreaScreen):
             if remove:
                 users = self.box.mail.users
                 self.run_change(
-                    lambda: users.remove_user(email, actor=TUI_ACTOR),
+                    lambda: users.remove_user(email, actor=TUI_ACTOR, keep_an_admin=True),
                     f"mail user removed: {shown}",
                     shown,
                 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -269,3 +271,58 @@ def test_v051_schema_is_used_as_it_is(tmp_path) -> None:
     assert group.users[0].quota is None
     columns = {r[1] for r in old.db.query("PRAGMA table_info(users)")}
     assert "quota" not in columns
+
+
+def test_the_last_admin_is_kept_when_a_face_asks(box: Box) -> None:
+    """The TUI and the CLI ask core to keep an administrator; the API does not (the
+    reference's API lets the last one go)."""
+    add(box, "boss@example.com", privileges="admin")
+    add(box, "clerk@example.com")
+    users = box.mail.users
+    assert users.is_last_admin("boss@example.com")
+    assert not users.is_last_admin("clerk@example.com")
+    for change in (
+        lambda: users.remove_privilege(
+            "boss@example.com", "admin", actor=TEST_ACTOR, keep_an_admin=True
+        ),
+        lambda: users.remove_user("boss@example.com", actor=TEST_ACTOR, keep_an_admin=True),
+    ):
+        with pytest.raises(ValidationError, match="boss@example.com is the only administrator"):
+            change()
+        assert users.get_privileges("boss@example.com") == ("admin",)
+    users.add_privilege("clerk@example.com", "admin", actor=TEST_ACTOR)
+    assert not users.is_last_admin("boss@example.com")
+    users.remove_user("boss@example.com", actor=TEST_ACTOR, keep_an_admin=True)
+    assert users.is_last_admin("clerk@example.com")
+    users.remove_privilege("clerk@example.com", "admin", actor=TEST_ACTOR)  # as the API may
+    assert users.get_privileges("clerk@example.com") == ()
+
+
+def test_two_processes_taking_admin_from_two_admins_leave_one(box: Box) -> None:
+    """The check is made inside the write, so two CLI runs at once cannot each see the
+    other's admin and leave none."""
+    for round_ in range(3):
+        first, second = f"a{round_}@example.com", f"b{round_}@example.com"
+        for email in (first, second):
+            add(box, email, privileges="admin")
+        for user in box.mail.users.list_users()[0].users:
+            if user.email not in (first, second) and user.is_admin:
+                box.mail.users.remove_privilege(user.email, "admin", actor=TEST_ACTOR)
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "miab_tui", "user", "remove-admin", email, "--box"]
+                + [str(box.config.system_root)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for email in (first, second)
+        ]
+        codes = sorted(run.wait(timeout=60) for run in runs)
+        for run in runs:
+            assert run.stdout is not None and run.stderr is not None
+            run.stdout.close()
+            run.stderr.close()
+        assert codes == [0, 1]
+        admins = [e for e in (first, second) if "admin" in box.mail.users.get_privileges(e)]
+        assert len(admins) == 1
