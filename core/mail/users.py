@@ -218,6 +218,11 @@ def _folder_tree_stamp(path: str) -> tuple[int, ...] | None:
     return tuple(stamps)
 
 
+# The reference's answers to an add and a remove (the API must say exactly these).
+USER_ADDED: Final = "mail user added"
+USER_REMOVED: Final = "mail user removed"
+
+
 def last_admin_message(email: str, doing: str) -> str:
     return (
         f"{prettify_idn_email_address(email)} is the only administrator: {doing} would leave nobody who "
@@ -482,7 +487,7 @@ class UserService:
                         )
             except sqlite3.IntegrityError:
                 raise AlreadyExists("User already exists.", field="email") from None
-        return Change.of("mail user added", *self._hooks.emit(MailChanged()))
+        return Change.of(USER_ADDED, *self._hooks.emit(MailChanged()))
 
     @staticmethod
     def _privilege_list(privileges: str | Iterable[str]) -> list[str]:
@@ -518,7 +523,7 @@ class UserService:
                 if self._schema.has_mfa:
                     conn.execute("DELETE FROM mfa WHERE user_id=?", (row[0],))
             self._hooks.emit(UserCredentialsChanged(email))
-        return Change.of("mail user removed", *self._hooks.emit(MailChanged()))
+        return Change.of(USER_REMOVED, *self._hooks.emit(MailChanged()))
 
     def set_password(self, email: str, password: str, *, actor: Actor) -> None:
         """Raises: ValidationError: password refused. NotFound: no such user."""

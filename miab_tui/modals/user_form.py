@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, Input
 
 from core.errors import ValidationError
 from core.mail.passwords import TOO_SHORT, unmet_password_rules
+from core.mail.users import USER_ADDED
 from core.results import Change
 from miab_tui.display import shown_address
 from miab_tui.modals.form import FormModal, form_row
@@ -138,8 +139,8 @@ class UserForm(PasswordChecks[Change | None]):
             actor=TUI_ACTOR,
         )
         lines = change.lines
-        if lines and lines[0] == "mail user added":
-            lines = (f"mail user added: {shown_address(email.strip())}", *lines[1:])
+        if lines and lines[0] == USER_ADDED:
+            lines = (f"{USER_ADDED}: {shown_address(email.strip())}", *lines[1:])
         return Change(lines, change.changed)
 
 
