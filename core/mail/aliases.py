@@ -260,7 +260,11 @@ class AliasService:
         )
         if taken:
             return Change.unchanged()
-        return self.add_alias(administrator, admin_email, actor=actor)
+        added = self.add_alias(administrator, admin_email, actor=actor)
+        # Named as the housekeeping names the aliases it adds next, not a bare `alias added`.
+        return Change(
+            (f"added alias {administrator} (=> {admin_email})", *added.lines[1:]), added.changed
+        )
 
     def is_required(self, address: str) -> bool:
         """True for the addresses the housekeeping keeps (postmaster@, abuse@, ...): removing

@@ -203,7 +203,8 @@ class AliasesScreen(AreaScreen):
             if yes:
                 self.run_change(
                     lambda: aliases.ensure_administrator_alias(admin, actor=TUI_ACTOR),
-                    f"alias added: {shown_address(administrator)}",
+                    # Core names the alias it adds; nothing when another face was first.
+                    f"{shown_address(administrator)} was already there",
                     shown_address(administrator),
                 )
 

@@ -44,6 +44,7 @@ def test_setup_makes_administrator_forward_to_the_first_admin(box: Box) -> None:
     aliases = box.mail.aliases
     change = aliases.ensure_administrator_alias("boss@example.com", actor=TEST_ACTOR)
     assert change.changed
+    assert change.lines[0] == "added alias administrator@box.example.com (=> boss@example.com)"
     found = {a.address: a for d in aliases.list_aliases() for a in d.aliases}
     assert found["administrator@box.example.com"].forwards_to == ("boss@example.com",)
     # Once there, it is left alone (a second admin does not take it over).

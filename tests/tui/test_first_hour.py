@@ -259,7 +259,7 @@ async def test_aliases_warn_when_administrator_is_missing_and_fix_it(app: MiabAp
         await settle(pilot)
         assert not screen.query_one("#aliases-warning", Static).display
         assert "f" not in [key.key for key in screen.query_one(Footer).query(FooterKey)]
-        assert notifications(pilot)[-1].startswith("alias added")
+        assert notifications(pilot)[-1].startswith("added alias administrator@box.example.com")
     alias = aliases.get_alias(ADMINISTRATOR)
     assert alias is not None and alias.destination == "me@example.com"
     record = app.box.audit.recent(1)[0]
