@@ -62,9 +62,10 @@ def register(app: Bottle, box: Box) -> None:
     def status() -> HTTPResponse:
         return responses.json(status_json(tls.status()))
 
-    # `:path` so that a domain with a `/` in it (`example.com/CN=evil`) reaches core and is
-    # refused as a domain name (400), rather than answered 404 as an unknown address.
-    @app.post(paths("/ssl/csr/<domain:path>"))
+    # Any characters, `/` and a newline too (Bottle's `path` filter, `.+?`, stops at a
+    # newline: a domain of just `%0A` was a 404), so that `example.com/CN=evil` or `%0A` reaches
+    # core and is refused as a domain name (400), rather than answered 404.
+    @app.post(paths(r"/ssl/csr/<domain:re:[\s\S]+>"))
     def csr(domain: str) -> HTTPResponse:
         # Bottle has decoded the path as UTF-8 already (IDN domains arrive as Unicode).
         return responses.text(tls.csr(domain, field("countrycode")))

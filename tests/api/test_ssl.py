@@ -359,6 +359,14 @@ def test_csr(api: Api, demo_box: Box, domain: str, country: str, cn: str) -> Non
     )
 
 
+def test_a_trailing_newline_is_trimmed_not_put_in_the_csr(api: Api) -> None:
+    resp = api.app.post(
+        "/ssl/csr/" + PRIMARY + "%0A", {"countrycode": "GB"}, headers={"Authorization": ADMIN_AUTH}
+    )
+    csr = x509.load_pem_x509_csr(resp.body)
+    assert [a.value for a in csr.subject] == ["GB", PRIMARY]
+
+
 @pytest.mark.parametrize(
     "domain, country, message",
     [
@@ -370,8 +378,19 @@ def test_csr(api: Api, demo_box: Box, domain: str, country: str, cn: str) -> Non
         (PRIMARY + "/CN=evil", "GB", "Invalid domain name."),
         (PRIMARY + "%2FCN=evil", "GB", "Invalid domain name."),
         ("a" * 300 + ".example.com", "GB", "Invalid domain name."),
+        ("%0A", "GB", "Invalid domain name."),
     ],
-    ids=["alpha-3", "slash", "unassigned", "empty", "unknown", "cn-injection", "encoded", "long"],
+    ids=[
+        "alpha-3",
+        "slash",
+        "unassigned",
+        "empty",
+        "unknown",
+        "cn-injection",
+        "encoded",
+        "long",
+        "newline",
+    ],
 )
 def test_csr_refusals_are_400(
     api: Api, demo_box: Box, domain: str, country: str, message: str
