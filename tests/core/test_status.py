@@ -293,7 +293,7 @@ def test_closing_the_stream_early_stops_waiting(demo_box: Box, public_dns: Loopb
     stream = demo_box.status.stream()
     next(stream)
     stream.close()
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 4.5  # not the 5 s the silent lookups would take
 
 
 def test_a_face_can_stop_a_run_from_another_thread(demo_box: Box, public_dns: LoopbackDns) -> None:
@@ -305,7 +305,7 @@ def test_a_face_can_stop_a_run_from_another_thread(demo_box: Box, public_dns: Lo
         seen += 1
         threading.Timer(0.05, stop.set).start()
     assert seen >= 1
-    assert time.monotonic() - start < 3  # not the 5 s the silent lookups would take
+    assert time.monotonic() - start < 4.5  # not the 5 s the silent lookups would take
 
 
 # --- lookups -----------------------------------------------------------------------------------
