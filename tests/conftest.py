@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from core import Box, init_box, seed_demo
 from core.audit import Actor
 from core.dns.dnssec import ensure_keys
 from core.dns.sources import ensure_dkim_key, ensure_tls_key
 from core.tls import ensure_system_certificate
+
+# Property runs (schemathesis over the API, hypothesis elsewhere) try the same cases on every
+# run, so a failure in CI is a real one and repeats. To hunt for new cases, run them with
+# MIAB_EXPLORE=1 (a random seed, ten times as many cases); fix what that finds, and keep the
+# case in a plain test.
+EXPLORE = os.environ.get("MIAB_EXPLORE") == "1"
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000)
+settings.load_profile("explore" if EXPLORE else "repeatable")
 
 # 2026-11-24 12:00:00 UTC: every test and snapshot sees this time.
 FIXED_TIME = 1795521600.0
