@@ -19,6 +19,8 @@ from tests.conftest import EXPLORE
 from tests.core.dns.conftest import fake_resolver
 
 MAX_EXAMPLES = 30
+# Exploring (ten times the cases) takes longer than the suite's 300 s per test.
+pytestmark = pytest.mark.timeout(3600 if EXPLORE else 300)
 REPEATABLE_SEED = 20261202  # the same cases every run (see EXPLORE in tests/conftest.py)
 
 
