@@ -24,7 +24,9 @@ from core.backup.runlog import (
     wait_for_port,
 )
 from core.backup.settings import BackupConfig, Target
-from core.backup.status import full_due
+from core.backup.status import BackupSet, full_due, listing_key
+from core.backup.targets import TargetFile, duplicity_files
+from core.backup.upkeep import EVERYTHING, Upkeep, plan_upkeep
 from core.errors import HostError, ValidationError
 from core.host import Host, service_command
 from core.jobs.kinds import BACKUP, BACKUP_RESTORE, BACKUP_VERIFY
@@ -167,13 +169,18 @@ def _back_up(
     if target.folder is not None and target.folder == service.backup_dir / "encrypted":
         target.folder.mkdir(parents=True, exist_ok=True)
     log.say("looking at the backups already made", 0.01)
+    # What duplicity had before this backup: it decides full or incremental, then whether
+    # the upkeep after it has anything to do (`upkeep.plan_upkeep`).
+    known: tuple[BackupSet, ...] | None = None
+    before: Sequence[TargetFile] = ()
     if not full:
         try:
-            files = service._list(target, config.target_user, config.target_pass, timeout=stall)
+            before = service._list(target, config.target_user, config.target_pass, timeout=stall)
         except ValidationError as exc:
             raise HostError(exc.message) from None
-        status = service._status_of(target, config, files, locked=True, stall_timeout=stall)
+        status = service._status_of(target, config, before, locked=True, stall_timeout=stall)
         full = full_due(status, min_age=config.min_age_in_days, now=service.now())
+        known = tuple(BackupSet(b.full, b.duplicity_time, b.volumes) for b in status.backups)
     kind = "full" if full else "incremental"
     source = scan_source(service.storage_root, service._excludes())
     log.say(
@@ -218,10 +225,18 @@ def _back_up(
         raise HostError(run.failure(f"The {kind} backup") + also + f" The log: {log.path}")
     lines.append(summary(kind, target, statistics, run.elapsed))
     log.say(lines[-1], 0.9)
-    for step, fraction in (
-        (["remove-older-than", f"{config.min_age_in_days}D"], 0.93),
-        (["cleanup"], 0.97),
-    ):
+    upkeep, after = _plan_upkeep(service, target, config, known, before, stall)
+    steps: list[tuple[list[str], float]] = []
+    if upkeep.prune:
+        steps.append((["remove-older-than", f"{config.min_age_in_days}D"], 0.93))
+    if upkeep.cleanup:
+        steps.append((["cleanup"], 0.97))
+    for why in upkeep.why:
+        log.say(why)
+    if not steps and upkeep.sets is not None:
+        # The status as duplicity would list it now: the next run and the TUI need not ask.
+        service._keep(listing_key(target.url, duplicity_files(after)), upkeep.sets)
+    for step, fraction in steps:
         done = duplicity.run(
             service.host,
             [
@@ -258,6 +273,38 @@ def _back_up(
         raise HostError("The backup was made, but " + "; ".join(not_started) + ".")
     log.say("", 1.0)
     return BackupOutcome(True, full, tuple(lines), str(log.path), tuple(sorted(statistics.items())))
+
+
+def _plan_upkeep(
+    service: BackupService,
+    target: Target,
+    config: BackupConfig,
+    known: tuple[BackupSet, ...] | None,
+    before: Sequence[TargetFile],
+    stall: float,
+) -> tuple[Upkeep, Sequence[TargetFile]]:
+    """Whether `remove-older-than` and `cleanup` are needed after this backup, from the
+    target's listing now and the local archive (both, when either cannot be read)."""
+    if known is None:
+        return EVERYTHING, ()
+    try:
+        after = service._list(target, config.target_user, config.target_pass, timeout=stall)
+        archives = [
+            [entry.name for entry in folder.iterdir()]
+            for folder in service.cache_dir.iterdir()
+            if folder.is_dir()
+        ]
+    except (ValidationError, OSError):
+        return EVERYTHING, ()
+    plan = plan_upkeep(
+        known,
+        before,
+        after,
+        archives,
+        now=service.now(),
+        min_age=config.min_age_in_days,
+    )
+    return plan, after
 
 
 # --- verify ------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ itself.
 Backups are made with duplicity as the reference makes them: STORAGE_ROOT but `backup/` (and
 HEAD's `owncloud-backup/`), volumes of 250 MB encrypted with the first line of
 `backup/secret_key.txt` (AES256), the cache in `backup/cache`, then `remove-older-than
-<min_age>D` and `cleanup`. The mail services are stopped meanwhile and always started again;
+<min_age>D` and `cleanup` when they have something to do (`core.backup.upkeep`; the reference
+runs both every night, each reading the whole collection again). The mail services are stopped meanwhile and always started again;
 a local box never stops a service (and says so). Full or incremental follows HEAD's rule (a
 full backup when there is none yet; otherwise, on Saturdays and Sundays only, when the
 increments outgrow half the last full backup or it is older than `min_age × 10 + 1` days), so

@@ -39,6 +39,7 @@ from core.backup.status import (
     reldate,
 )
 from core.backup.targets import TargetFile
+from core.backup.upkeep import EVERYTHING, old_chain, plan_upkeep
 from core.errors import ConfigError, ValidationError
 from core.jobs.kinds import BACKUP, BACKUP_RESTORE, BACKUP_VERIFY
 from tests.conftest import TEST_ACTOR
@@ -540,3 +541,96 @@ def test_verify_and_restore_need_a_backup(box: Box, tmp_path: Path) -> None:
     outcome = box.backup.back_up(actor=TEST_ACTOR)
     assert not outcome.made and outcome.lines == ("Backups are turned off: nothing was backed up.",)
     assert box.jobs.recent() == ()  # nothing was started
+
+
+# --- the upkeep after a backup -----------------------------------------------------------------
+
+F1, I1, I2 = "20261120T010000Z", "20261121T010000Z", "20261122T010000Z"
+
+
+def set_files(full: bool, time: str, base: str = "", volumes: int = 1) -> list[str]:
+    """The target's names of one backup set."""
+    if full:
+        return [
+            *(f"duplicity-full.{time}.vol{n}.difftar.gpg" for n in range(1, volumes + 1)),
+            f"duplicity-full.{time}.manifest.gpg",
+            f"duplicity-full-signatures.{time}.sigtar.gpg",
+        ]
+    return [
+        *(f"duplicity-inc.{base}.to.{time}.vol{n}.difftar.gpg" for n in range(1, volumes + 1)),
+        f"duplicity-inc.{base}.to.{time}.manifest.gpg",
+        f"duplicity-new-signatures.{base}.to.{time}.sigtar.gpg",
+    ]
+
+
+def archive_of(names: list[str]) -> list[str]:
+    """The local archive's names for the same sets (manifests and signatures, no .gpg)."""
+    kept = [n.removesuffix(".gpg") for n in names if ".vol" not in n]
+    return [n.replace(".sigtar", ".sigtar.gz") for n in kept]
+
+
+def files(names: list[str]) -> list[TargetFile]:
+    return [TargetFile(name, 100) for name in names]
+
+
+NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+KNOWN = (BackupSet(True, F1, 1), BackupSet(False, I1, 1))
+BEFORE = set_files(True, F1) + set_files(False, I1, F1)
+
+
+def plan(after: list[str], archive: list[str] | None = None, known=KNOWN, min_age: int = 3):
+    archive = archive_of(after) if archive is None else archive
+    return plan_upkeep(known, files(BEFORE), files(after), [archive], now=NOW, min_age=min_age)
+
+
+def test_a_clean_nightly_increment_needs_neither_prune_nor_cleanup() -> None:
+    after = BEFORE + set_files(False, I2, I1, volumes=2) + ["notes.txt"]
+    upkeep = plan(after)
+    assert (upkeep.prune, upkeep.cleanup) == (False, False)
+    assert upkeep.sets == (*KNOWN, BackupSet(False, I2, 2))
+    first = plan_upkeep(
+        (), (), files(set_files(True, F1)), [archive_of(set_files(True, F1))], now=NOW, min_age=3
+    )
+    assert (first.prune, first.cleanup, first.sets) == (False, False, (BackupSet(True, F1, 1),))
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        BEFORE[1:] + set_files(False, I2, I1),  # a file of an old set went
+        BEFORE + set_files(False, I2, I1)[1:],  # no volume 1
+        BEFORE + set_files(False, I2, I1)[:-1],  # no signatures
+        BEFORE + [n for n in set_files(False, I2, I1) if "manifest" not in n],
+        BEFORE + set_files(False, I2, F1),  # not built on the newest backup
+        BEFORE + set_files(False, I2, I1) + set_files(True, "20261122T020000Z"),  # two sets
+        BEFORE + set_files(False, I1, F1),  # nothing new
+        BEFORE + set_files(False, I2, I1) + ["duplicity-inc.x.vol1.difftar.gpg.part"],
+    ],
+    ids=["gone", "no-vol1", "no-sigs", "no-manifest", "wrong-base", "two", "none", "odd"],
+)
+def test_anything_but_one_whole_new_set_runs_both_as_the_reference(after: list[str]) -> None:
+    assert plan(after) == EVERYTHING
+
+
+def test_not_asked_before_or_no_archive_for_the_new_set_runs_both() -> None:
+    after = BEFORE + set_files(False, I2, I1)
+    assert plan(after, known=None) == EVERYTHING
+    assert plan(after, archive=archive_of(BEFORE)) == EVERYTHING
+
+
+def test_a_stray_file_at_the_target_or_in_the_archive_needs_cleanup() -> None:
+    after = BEFORE + set_files(False, I2, I1)
+    stray = f"duplicity-inc.{I1}.to.20261121T020000Z.vol1.difftar.gpg"
+    assert plan([*after, stray], archive=archive_of(after)).cleanup
+    partial = f"duplicity-inc.{I1}.to.{I2}.manifest.part"
+    assert plan(after, archive=[*archive_of(after), partial]).cleanup
+    assert not plan(after, archive=[*archive_of(after), "lockfile"]).cleanup
+
+
+def test_a_chain_that_ended_over_min_age_days_ago_is_pruned() -> None:
+    new_full = "20261123T010000Z"
+    after = BEFORE + set_files(True, new_full)
+    assert not plan(after, min_age=3).prune  # the old chain ended 2 days ago
+    assert plan(after, min_age=1).prune
+    assert old_chain([BackupSet(False, I1, 1), BackupSet(True, I2, 1)], now=NOW, min_age=30)
+    assert not old_chain([BackupSet(True, F1, 1)], now=NOW, min_age=0)  # the newest stays
