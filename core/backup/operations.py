@@ -48,6 +48,8 @@ SERVICES: Final = (
 SERVICE_TIMEOUT: Final = 120.0
 PORT_WAIT: Final = 10.0  # seconds for ports 25 and 993 after the restart (the reference's)
 MAX_DIFFERENCES: Final = 1000
+# The listing after a backup, to plan the upkeep: past this, both commands run instead.
+LISTING_WAIT: Final = 300.0
 _DIFFERENCE: Final = "Difference found: "
 _VERIFY_DONE: Final = "Verify complete: "
 
@@ -288,9 +290,13 @@ def _plan_upkeep(
     if known is None:
         return EVERYTHING, ()
     try:
-        after = service._list(target, config.target_user, config.target_pass, timeout=stall)
+        after = service._list(
+            target, config.target_user, config.target_pass, timeout=min(stall, LISTING_WAIT)
+        )
+        # Files only: a killed duplicity leaves `duplicity-…-tempdir` folders that cleanup
+        # never removes; they would make it run every night.
         archives = [
-            [entry.name for entry in folder.iterdir()]
+            [entry.name for entry in folder.iterdir() if not entry.is_dir()]
             for folder in service.cache_dir.iterdir()
             if folder.is_dir()
         ]

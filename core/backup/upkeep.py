@@ -96,6 +96,26 @@ def _new_set(names: Iterable[str], newest: BackupSet | None) -> BackupSet | None
     return BackupSet(kinds.pop(), time, len(volumes))
 
 
+def _signatures_chained(names: Iterable[str]) -> bool:
+    """Whether every signature file links into a chain that starts at a full one: duplicity's
+    cleanup deletes the others (e.g. increments' signatures whose full one is gone)."""
+    ends: set[str] = set()
+    links: list[tuple[str, str]] = []
+    for name in names:
+        match = _SET_FILE.fullmatch(name)
+        if match is None or match.group("sigtime") is None:
+            continue
+        if match.group("sigbase") is None:
+            ends.add(match.group("sigtime"))
+        else:
+            links.append((match.group("sigtime"), match.group("sigbase")))
+    for end, base in sorted(links):  # each link follows an earlier one, so in time order
+        if base not in ends:
+            return False
+        ends.add(end)
+    return True
+
+
 def plan_upkeep(
     known: Sequence[BackupSet] | None,
     before: Sequence[TargetFile],
@@ -134,7 +154,7 @@ def plan_upkeep(
             f"{min_age} days ago"
         )
     times = {s.time for s in sets}
-    stray = False
+    stray = not (_signatures_chained(now_there) and _signatures_chained(archive))
     for name in (*now_there, *archive):
         if not name.startswith("duplicity-"):
             continue  # not duplicity's (its lock file, the admin's own files)

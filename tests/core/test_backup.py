@@ -625,6 +625,15 @@ def test_a_stray_file_at_the_target_or_in_the_archive_needs_cleanup() -> None:
     partial = f"duplicity-inc.{I1}.to.{I2}.manifest.part"
     assert plan(after, archive=[*archive_of(after), partial]).cleanup
     assert not plan(after, archive=[*archive_of(after), "lockfile"]).cleanup
+    # Increments' signatures whose full signatures are gone: cleanup deletes them.
+    new_full = set_files(True, I2)
+    whole = archive_of(BEFORE + new_full)
+    assert not plan(BEFORE + new_full, archive=whole).cleanup
+    lost = [n for n in BEFORE if not n.startswith("duplicity-full-signatures.")]
+    upkeep = plan_upkeep(KNOWN, files(lost), files(lost + new_full), [whole], now=NOW, min_age=3)
+    assert upkeep.sets is not None and upkeep.cleanup
+    local_lost = [n for n in whole if not n.startswith(f"duplicity-full-signatures.{F1}")]
+    assert plan(BEFORE + new_full, archive=local_lost).cleanup  # the same, locally
 
 
 def test_a_chain_that_ended_over_min_age_days_ago_is_pruned() -> None:
