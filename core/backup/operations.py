@@ -132,15 +132,7 @@ def back_up(
     progress: Progress = silent,
     stall_timeout: float = duplicity.STALL_TIMEOUT,
 ) -> BackupOutcome:
-    """Make a backup now (SYSTEM.md §3.1), full if `full` or the rules say so.
-
-    Raises:
-        ValidationError: the stored target is not one.
-        ConfigError: the encryption key is unusable.
-        HostError: a service could not be stopped, duplicity failed or stalled, a hook
-            failed, or a service could not be started again (the message says which;
-            the log has the rest).
-    """
+    """`BackupService.back_up` (its docstring says what it does and raises)."""
     config = service.get_config()
     if not config.enabled:
         return BackupOutcome(False, None, ("Backups are turned off: nothing was backed up.",))
@@ -324,14 +316,7 @@ def verify(
     progress: Progress = silent,
     stall_timeout: float = duplicity.STALL_TIMEOUT,
 ) -> VerifyOutcome:
-    """Compare a backup (the newest, or the one at `time`) with the live files
-    (`duplicity verify --compare-data`), reporting every difference.
-
-    Raises:
-        ValidationError: backups are off, or there is no such backup.
-        ConfigError: there is no usable encryption key.
-        HostError: duplicity failed or stalled.
-    """
+    """`BackupService.verify` (its docstring says what it does and raises)."""
     config = service.get_config()
     chosen = service._backup_time(time) if time is not None else None
     if not config.enabled:
@@ -409,16 +394,7 @@ def restore(
     progress: Progress = silent,
     stall_timeout: float = duplicity.STALL_TIMEOUT,
 ) -> RestoreOutcome:
-    """Restore a backup, whole or one path, into a new folder; or, confirmed, the whole
-    backup in place of STORAGE_ROOT with the mail services stopped (see
-    `core.backup.restore`).
-
-    Raises:
-        ValidationError: the request is refused; nothing ran.
-        ConfigError: there is no usable encryption key.
-        HostError: duplicity failed or stalled (nothing live was touched), a service
-            could not be stopped, or the swap failed (everything was put back).
-    """
+    """`BackupService.restore` (its docstring says what it does and raises)."""
     checked = check_request(request, service.storage_root)
     chosen = service._backup_time(checked.time)
     config = service.get_config()
