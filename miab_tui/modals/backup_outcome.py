@@ -4,15 +4,7 @@ backup's figures, the differences a verification found, where a restore put the 
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
-
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label
+from typing import Final
 
 from core.backup import BackupOutcome, RestoreOutcome, VerifyOutcome
 from core.jobs import Job
@@ -20,9 +12,8 @@ from core.jobs.kinds import BACKUP, BACKUP_RESTORE, BACKUP_VERIFY
 from core.mail.users import human_size
 from miab_tui import display
 from miab_tui.display import plural
-from miab_tui.modals.help import HELP_BINDING
-from miab_tui.modals.tls_dialog import DIALOG_CSS
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView
+from miab_tui.modals.note_dialog import NoteDialog
+from miab_tui.widgets.note_view import Note, NoteBuilder
 
 LABEL_WIDTH: Final = 13
 # duplicity's Backup Statistics worth the admin's eye, in this order (the log has them all).
@@ -142,45 +133,7 @@ def outcome_of(job: Job, shown_time: str = "") -> tuple[str, Note] | None:
     return None
 
 
-class BackupOutcomeDialog(ModalScreen[None]):
+class BackupOutcomeDialog(NoteDialog):
     """Shows what a job did; the text can be selected and copied (a path, a difference)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", tooltip="Close the report"),
-        HELP_BINDING,
-    ]
-
-    DEFAULT_CSS = (
-        DIALOG_CSS
-        + """
-    #backup-outcome-box { width: 100; height: 80%; }
-    #backup-outcome { height: 1fr; border: round $primary 50%; }
-    #backup-outcome:focus { border: round $accent; }
-    """
-    )
-
-    def __init__(self, title: str, note: Note) -> None:
-        super().__init__(id="backup-outcome-dialog")
-        self.title_text = title
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="backup-outcome-box", classes="tls-dialog"):
-            yield Label(Content(self.title_text), classes="tls-dialog-title")
-            yield NoteView(id="backup-outcome")
-            with Horizontal(classes="tls-dialog-buttons"):
-                yield Button("Close", variant="primary", id="backup-outcome-close")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        view = self.query_one("#backup-outcome", NoteView)
-        view.show_note(self.note)
-        view.focus()
-
-    @property
-    def text(self) -> str:
-        return self.query_one("#backup-outcome", NoteView).text
-
-    @on(Button.Pressed, "#backup-outcome-close")
-    def action_close(self) -> None:
-        self.dismiss(None)
+    KEY = "backup-outcome"

@@ -4,20 +4,12 @@ error) with each one's log, then the steps after installing."""
 from __future__ import annotations
 
 import textwrap
-from typing import ClassVar, Final
-
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label
+from typing import Final
 
 from core.mail.addresses import prettify_domain
 from core.tls.service import ProvisionOutcome
-from miab_tui.modals.help import HELP_BINDING
-from miab_tui.modals.tls_dialog import DIALOG_CSS
-from miab_tui.widgets.note_view import Note, NoteBuilder, NoteView, SpanStyle
+from miab_tui.modals.note_dialog import NoteDialog
+from miab_tui.widgets.note_view import Note, NoteBuilder, SpanStyle
 
 RESULT_STYLES: Final[dict[str, SpanStyle]] = {
     "installed": "ok",
@@ -67,39 +59,17 @@ def outcome_note(outcome: ProvisionOutcome, width: int = 0) -> Note:
     return note.note()
 
 
-class TlsOutcomeDialog(ModalScreen[None]):
+class TlsOutcomeDialog(NoteDialog):
     """Shows a finished provisioning run; the text can be selected and copied."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", tooltip="Close the report"),
-        HELP_BINDING,
-    ]
-
-    DEFAULT_CSS = (
-        DIALOG_CSS
-        + """
-    #tls-outcome-box { width: 100; height: 80%; }
-    #tls-outcome { height: 1fr; border: round $primary 50%; }
-    #tls-outcome:focus { border: round $accent; }
-    """
-    )
+    KEY = "tls-outcome"
 
     def __init__(self, outcome: ProvisionOutcome) -> None:
-        super().__init__(id="tls-outcome-dialog")
+        super().__init__(outcome_title(outcome), outcome_note(outcome))
         self.outcome = outcome
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="tls-outcome-box", classes="tls-dialog"):
-            yield Label(outcome_title(self.outcome), classes="tls-dialog-title")
-            yield NoteView(id="tls-outcome")
-            with Horizontal(classes="tls-dialog-buttons"):
-                yield Button("Close", variant="primary", id="tls-outcome-close")
-        yield Footer()
-
     def on_mount(self) -> None:
-        view = self.query_one("#tls-outcome", NoteView)
-        view.show_note(outcome_note(self.outcome))
-        view.focus()
+        # NoteDialog.on_mount shows the note first (Textual runs both).
         self.call_after_refresh(self._fit)
 
     def on_resize(self) -> None:
@@ -107,11 +77,6 @@ class TlsOutcomeDialog(ModalScreen[None]):
 
     def _fit(self) -> None:
         """Wrap the log lines to the width the view has, keeping them indented."""
-        view = self.query_one("#tls-outcome", NoteView)
-        width = view.scrollable_content_region.width - 1
+        width = self.view.scrollable_content_region.width - 1
         if width > 0:
-            view.show_note(outcome_note(self.outcome, width))
-
-    @on(Button.Pressed, "#tls-outcome-close")
-    def action_close(self) -> None:
-        self.dismiss(None)
+            self.view.show_note(outcome_note(self.outcome, width))

@@ -16,6 +16,20 @@ from miab_tui.app import MiabApp
 SIZE = (120, 36)
 
 
+def record_pushed(app: MiabApp, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every screen pushed from now on, kept in order: a quick job's dialog can come and go
+    within one keypress (the pilot waits for the app to be idle after it)."""
+    pushed: list[object] = []
+    push_screen = app.push_screen
+
+    def recording(screen: object, *args: object, **kwargs: object) -> object:
+        pushed.append(screen)
+        return push_screen(screen, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app, "push_screen", recording)
+    return pushed
+
+
 async def wait_for_workers(pilot: Pilot) -> None:
     """Wait for every worker; one cancelled on the way (a dismissed form's, or a reload
     replaced by a newer one) is done too."""

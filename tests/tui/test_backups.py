@@ -35,7 +35,7 @@ from miab_tui.widgets.level_table import LevelRow
 from tests.conftest import TEST_ACTOR
 from tests.integration.backup_helpers import done, make_live_box
 from tests.integration.conftest import require_program
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, record_pushed, settle
 from tests.tui.helpers import fill, save
 
 JOB_SECONDS = 120.0
@@ -103,10 +103,18 @@ def rows(pilot: Pilot) -> list[LevelRow]:
     return found
 
 
-async def wait_for(pilot: Pilot, kind: type[Screen[object]], seconds: float = JOB_SECONDS) -> None:
-    """Let the job (a process of its own) run until a screen of `kind` shows."""
+async def wait_for(
+    pilot: Pilot,
+    kind: type[Screen[object]],
+    seconds: float = JOB_SECONDS,
+    pushed: list[object] | None = None,
+) -> None:
+    """Let the job (a process of its own) run until a screen of `kind` shows (or, given the
+    screens `pushed`, has been pushed: a quick job's dialog may be gone already)."""
     for _ in range(int(seconds * 10)):
         if isinstance(pilot.app.screen, kind):
+            return
+        if pushed is not None and any(isinstance(screen, kind) for screen in pushed):
             return
         await asyncio.sleep(0.1)
         await pilot.pause()
@@ -140,6 +148,7 @@ async def test_back_up_now_shows_progress_then_the_chain(
     live_app: MiabApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = record_finished_jobs(monkeypatch)
+    pushed = record_pushed(live_app, monkeypatch)
     async with live_app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert rows(pilot) == []
@@ -151,7 +160,7 @@ async def test_back_up_now_shows_progress_then_the_chain(
         body = str(question.query_one(".dialog-body").render())
         assert "This is a local box: no service is stopped." in body
         await pilot.press("y")
-        await wait_for(pilot, JobFollowDialog, 10)
+        await wait_for(pilot, JobFollowDialog, 10, pushed)
         await wait_for(pilot, BackupOutcomeDialog)
         dialog = outcome(pilot)
         assert str(dialog.query_one(".tls-dialog-title").render()) == "Full backup made"
@@ -192,8 +201,9 @@ async def test_verify_shows_what_differs(live_box: Box, live_app: MiabApp) -> No
 
 
 async def test_restore_a_mailbox_into_a_new_folder(
-    live_box: Box, live_app: MiabApp, tmp_path: Path
+    live_box: Box, live_app: MiabApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pushed = record_pushed(live_app, monkeypatch)
     done(live_box, live_box.backup.start_backup(actor=TEST_ACTOR))
     alice = live_box.config.mailboxes_dir / "example.com" / "alice"
     expected = {p.name: p.read_bytes() for p in (alice / "cur").iterdir()}
@@ -210,7 +220,7 @@ async def test_restore_a_mailbox_into_a_new_folder(
         await fill(pilot, "email", "alice@example.com")
         await fill(pilot, "to", str(restored))
         await pilot.press("ctrl+s")
-        await wait_for(pilot, JobFollowDialog, 10)
+        await wait_for(pilot, JobFollowDialog, 10, pushed)
         await wait_for(pilot, BackupOutcomeDialog)
         dialog = outcome(pilot)
         title = str(dialog.query_one(".tls-dialog-title").render())

@@ -3,6 +3,7 @@ the update preview and apply, DNSSEC. Every change is checked through core after
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Select, TabbedContent
 
@@ -16,7 +17,7 @@ from miab_tui.screens.dns import DnsScreen
 from miab_tui.widgets.record_table import RecordTable
 from miab_tui.widgets.text_view import DiffView, TextView
 from tests.conftest import TEST_ACTOR
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, record_pushed, settle
 from tests.tui.helpers import field_error, fill, save, select
 
 FAKE_DNS = {
@@ -342,7 +343,9 @@ async def test_a_change_that_changes_nothing_says_so_and_is_the_tuis(app: MiabAp
     )
 
 
-async def test_force_update_runs_as_a_job_followed_live(app: MiabApp) -> None:
+async def test_force_update_runs_as_a_job_followed_live(
+    app: MiabApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`U` re-signs every zone as a job in a process of its own (core.jobs), shown in a
     dialog with its progress until it ends; the job is the API's and any TUI's too."""
     import asyncio
@@ -352,16 +355,7 @@ async def test_force_update_runs_as_a_job_followed_live(app: MiabApp) -> None:
 
     async with app.run_test(size=SIZE) as pilot:
         await open_dns(pilot)
-        # The dialogs pushed, kept: a quick job's dialog can come and go within one keypress
-        # (the pilot waits for the app to be idle after it).
-        pushed: list[object] = []
-        push_screen = app.push_screen
-
-        def recording_push(screen: object, *args: object, **kwargs: object) -> object:
-            pushed.append(screen)
-            return push_screen(screen, *args, **kwargs)
-
-        app.push_screen = recording_push
+        pushed = record_pushed(app, monkeypatch)
         await pilot.press("U")
         dialogs = [s for s in pushed if isinstance(s, JobFollowDialog)]
         assert len(dialogs) == 1

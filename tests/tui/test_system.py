@@ -28,7 +28,7 @@ from miab_tui.modals.confirm import ConfirmDialog
 from miab_tui.modals.job_follow import JobFollowDialog
 from miab_tui.screens.system import LOCAL_TEXT, UPSTREAM_PRIVATE, SystemScreen
 from tests.conftest import TEST_ACTOR
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, record_pushed, settle
 from tests.tui.helpers import notifications, table_keys
 from tests.tui.status_box import PACKAGES, quick_checks
 from tests.tui.tls_box import FakeDns
@@ -188,14 +188,7 @@ async def test_upgrade_asks_then_follows_the_job(
     too: the dialog ends with the job, and its reason shows."""
     box = app.box
     monkeypatch.setattr(box.system, "check_upgrade", lambda: None)
-    pushed: list[object] = []
-    push_screen = app.push_screen
-
-    def recording_push(screen: object, *args: object, **kwargs: object) -> object:
-        pushed.append(screen)
-        return push_screen(screen, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(app, "push_screen", recording_push)
+    pushed = record_pushed(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("u")

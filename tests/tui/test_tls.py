@@ -35,7 +35,7 @@ from miab_tui.widgets.level_table import LevelRow
 from miab_tui.widgets.note_view import NoteView
 from miab_tui.widgets.text_view import TextView
 from tests.tui import tls_box
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, record_pushed, settle
 from tests.tui.helpers import field_error, save, select
 
 # The names the DNS answers of these tests point at the box: the ones that can be provisioned.
@@ -415,7 +415,9 @@ async def test_provisioning_outcome_request_by_request(app: MiabApp, ca: tls_box
         assert "The job failed." in notifications(pilot)
 
 
-async def test_provisioning_runs_as_a_job_followed_live(app: MiabApp, ca: tls_box.TestCa) -> None:
+async def test_provisioning_runs_as_a_job_followed_live(
+    app: MiabApp, ca: tls_box.TestCa, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`p`, yes: the job (a process of its own) is followed in a dialog, then its outcome
     shows. Its DNS checks go to a fake server where no name resolves: everything is skipped,
     and no ACME server is asked."""
@@ -424,14 +426,7 @@ async def test_provisioning_runs_as_a_job_followed_live(app: MiabApp, ca: tls_bo
     with tls_box.FakeDns() as fake:
         with conf.open("a") as f:
             f.write(f"{DNS_RESOLVER_KEY}=127.0.0.1:{fake.port}\n")
-        pushed: list[object] = []
-        push_screen = app.push_screen
-
-        def recording_push(screen: object, *args: object, **kwargs: object) -> object:
-            pushed.append(screen)
-            return push_screen(screen, *args, **kwargs)  # type: ignore[arg-type]
-
-        app.push_screen = recording_push  # type: ignore[method-assign]
+        pushed = record_pushed(app, monkeypatch)
         async with app.run_test(size=SIZE) as pilot:
             await open_tls(pilot)
             await pilot.press("p")
