@@ -7,6 +7,7 @@ and this tool keeps its serials: identical content means no rewrite and no seria
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import time
 import urllib.parse
@@ -41,9 +42,19 @@ _SOA_EXPIRY_RE: Final = re.compile(r"\sRRSIG\s+SOA\s+\d+\s+\d+\s\d+\s+(\d{14})")
 RESIGN_WITHIN: Final = 3 * 86400
 
 
+# File names are at most 255 bytes, and the longest we make is `<name>.txt.signed`.
+_ZONE_FILE_STEM_MAX: Final = 255 - len(".txt.signed")
+
+
 def zone_file_name(zone: str) -> str:
-    """DNS.md §1: the zone URL-quoted with no safe characters, plus `.txt`."""
-    return urllib.parse.quote(zone, safe="") + ".txt"
+    """DNS.md §1: the zone URL-quoted with no safe characters, plus `.txt`. A zone too long for
+    that (a legal name of 245 or more characters) is cut and told apart by a digest of it,
+    where the reference fails to write it and so every zone of the box."""
+    stem = urllib.parse.quote(zone, safe="")
+    if len(stem) > _ZONE_FILE_STEM_MAX:
+        digest = hashlib.sha256(zone.encode("utf-8")).hexdigest()[:16]
+        stem = stem[: _ZONE_FILE_STEM_MAX - len(digest) - 1] + "-" + digest
+    return stem + ".txt"
 
 
 def render_zone(zone: str, primary_hostname: str, records: Iterable[Rec]) -> str:

@@ -48,6 +48,21 @@ def validate_email(address: str, mode: Mode | None = None) -> bool:
     return True
 
 
+# A DNS name is at most 253 characters, and a signed zone has a name of a 32-character
+# label (an NSEC3 hash) under its own: a mail domain longer than this could not have its zone
+# signed (the reference takes it, then fails to write any zone of the box).
+MAX_MAIL_DOMAIN: Final = 253 - 33
+DOMAIN_TOO_LONG: Final = (
+    f"Invalid email address: its domain is longer than {MAX_MAIL_DOMAIN} characters, too long "
+    "for the DNS records this box makes for it."
+)
+
+
+def mail_domain_fits(address: str) -> bool:
+    """Whether the domain of `address` (IDNA) leaves room for the box's records under it."""
+    return len(address.rpartition("@")[2]) <= MAX_MAIL_DOMAIN
+
+
 def sanitize_idn_email_address(address: str) -> str:
     """IDNA-encode the domain part; any failure returns the input unchanged (as the reference)."""
     try:

@@ -11,8 +11,10 @@ from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, NotFound, ValidationError
 from core.events import Hooks, MailChanged
 from core.mail.addresses import (
+    DOMAIN_TOO_LONG,
     domain_of,
     is_dcv_address,
+    mail_domain_fits,
     prettify_domain,
     prettify_idn_email_address,
     sanitize_idn_email_address,
@@ -165,6 +167,8 @@ class AliasService:
             raise ValidationError("No email address provided.", field="address")
         if not validate_email(address, mode="alias") or not address.isascii():
             raise ValidationError(f"Invalid email address ({address}).", field="address")
+        if not mail_domain_fits(address):
+            raise ValidationError(DOMAIN_TOO_LONG, field="address")
 
         destinations: list[str] = []
         forwards_to = forwards_to.strip()

@@ -19,7 +19,9 @@ from core.audit import Actor, AuditLog
 from core.errors import AlreadyExists, HostError, NotFound, ValidationError
 from core.events import Hooks, MailChanged, UserCredentialsChanged
 from core.mail.addresses import (
+    DOMAIN_TOO_LONG,
     is_dcv_address,
+    mail_domain_fits,
     prettify_domain,
     prettify_idn_email_address,
     user_address,
@@ -464,6 +466,8 @@ class UserService:
                 raise ValidationError("Invalid email address.", field="email")
             if not validate_email(email, mode="user"):
                 raise ValidationError(USER_CHARS_MESSAGE, field="email")
+            if not mail_domain_fits(email):
+                raise ValidationError(DOMAIN_TOO_LONG, field="email")
             # The first user of a box may be admin@ (setup makes it); later ones may not.
             if is_dcv_address(email) and self._db.query("SELECT 1 FROM users LIMIT 1"):
                 raise ValidationError(DCV_USER_MESSAGE, field="email")

@@ -271,6 +271,9 @@ class WebService:
             "include /etc/nginx/modules-enabled/*.conf;",
             "events {}",
             "http {",
+            # As the reference's setup leaves nginx.conf (its default of 64 refuses the
+            # server names of a mail domain of 40 characters).
+            "\tserver_names_hash_bucket_size 128;",
         ]
         if Path("/etc/nginx/mime.types").is_file():
             lines.append("\tinclude /etc/nginx/mime.types;")

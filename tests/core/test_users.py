@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from core import Box
+from core.dns.zones import zone_file_name
 from core.errors import AlreadyExists, NotFound, ValidationError
 from core.mail.passwords import verify_password
 from tests.conftest import TEST_ACTOR
@@ -326,3 +327,34 @@ def test_two_processes_taking_admin_from_two_admins_leave_one(box: Box) -> None:
         assert codes == [0, 1]
         admins = [e for e in (first, second) if "admin" in box.mail.users.get_privileges(e)]
         assert len(admins) == 1
+
+
+def long_domain(length: int) -> str:
+    labels = ["a" * 63, "b" * 63, "c" * 63]
+    return ".".join([*labels, "d" * (length - 3 * 64 - 4)]) + ".org"
+
+
+def test_a_mail_domain_too_long_for_its_signed_zone_is_refused(box: Box) -> None:
+    """A DNS name is at most 253 characters and a signed zone has 32-character NSEC3 labels
+    under its name: a longer mail domain is refused, where the reference took it and then
+    failed to write every zone of the box."""
+    too_long = long_domain(221)
+    for change in (
+        lambda: add(box, f"u@{too_long}"),
+        lambda: box.mail.aliases.add_alias(f"x@{too_long}", "a@example.com", actor=TEST_ACTOR),
+    ):
+        with pytest.raises(ValidationError, match="longer than 220 characters"):
+            change()
+    assert box.mail.users.list_users() == ()
+    longest = long_domain(220)
+    change = add(box, f"u@{longest}")
+    assert any(line.startswith("updated DNS: ") and longest in line for line in change.lines)
+    zone = box.dns.zones_dir / (zone_file_name(longest) + ".signed")
+    assert "NSEC3" in zone.read_text()
+
+
+def test_zone_file_names_stay_within_a_file_name() -> None:
+    name = zone_file_name("x" * 250 + ".org")
+    assert len(name + ".signed") <= 255
+    assert name != zone_file_name("x" * 251 + ".org")
+    assert zone_file_name("example.com") == "example.com.txt"
