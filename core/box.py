@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, overload
 
 from core.audit import SETUP, STATE_SCHEMA, Actor, AuditLog
 from core.config import SYSTEM_CONF, BoxConfig, load_config, write_config
-from core.errors import ConfigError
+from core.errors import ConfigError, ValidationError
 from core.events import CertificatesChanged, Hooks, MailChanged, UserCredentialsChanged
 from core.hostnames import check_address, check_hostname, check_resolver_setting
 from core.mail.schema import FRESH_MIGRATION, FRESH_SCHEMA, create_schema, detect_features
@@ -253,6 +254,37 @@ class Credentials:
     password: str
 
 
+# Characters a shell gives a meaning to: the folder's path goes into mailinabox.conf, which
+# the reference's scripts `source` (`STORAGE_ROOT=...`, unquoted).
+_SHELL_SPECIAL: Final = frozenset(" \t\"'`$\\;&|<>()*?[]{}!#")
+
+
+def check_box_folder(directory: Path | str) -> Path:
+    """The absolute folder for a new box.
+
+    Raises:
+        ValidationError: its path has a character that would change mailinabox.conf (a new
+            line, a shell's special character), or a part longer than a file name may be.
+    """
+    folder = Path(directory).absolute()
+    text = str(folder)
+    bad = next((c for c in text if not c.isprintable() or c in _SHELL_SPECIAL), None)
+    if bad is not None:
+        raise ValidationError(
+            f"A box cannot be made at {text!r}: its path goes into mailinabox.conf, which shell "
+            f"scripts read, and {bad!r} would change what they read. Use letters, digits and "
+            "- _ . / in the folder's path.",
+            field="directory",
+        )
+    if any(len(os.fsencode(part)) > 255 for part in folder.parts):
+        raise ValidationError(
+            f"A box cannot be made at {text[:80]!r}…: a part of its path is longer than a "
+            "file name may be (255 bytes).",
+            field="directory",
+        )
+    return folder.resolve()
+
+
 def init_box(
     directory: Path | str,
     *,
@@ -272,10 +304,17 @@ def init_box(
     primary_hostname = check_hostname(primary_hostname)
     public_ip = check_address(public_ip, 4, "ip")
     public_ipv6 = check_address(public_ipv6, 6, "ipv6")
-    directory = Path(directory).resolve()
+    directory = check_box_folder(directory)
     conf_path = directory / "mailinabox.conf"
     if conf_path.exists():
         raise ConfigError(f"There is a box at {directory} already.")
+    try:
+        if directory.exists() and any(directory.iterdir()):
+            raise ConfigError(
+                f"{directory} is not empty: a new box goes in an empty folder or a new one."
+            )
+    except OSError as exc:  # not a folder, or not readable
+        raise ConfigError(f"A box cannot be made at {directory}: {exc.strerror}.") from None
     storage_root = directory / "user-data"
     config = BoxConfig(
         storage_root=storage_root,

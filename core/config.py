@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -236,6 +238,24 @@ class BoxConfig:
         return values
 
 
+MAX_CONF_BYTES: Final = 1 << 20  # a real mailinabox.conf is a few hundred bytes
+
+
+def _read_conf(conf_path: Path) -> str:
+    """The conf's text: a regular file of at most MAX_CONF_BYTES (a FIFO or a device given
+    as a box would otherwise block or never end).
+
+    Raises: OSError (FileNotFoundError: none there), UnicodeDecodeError, ConfigError."""
+    fd = os.open(conf_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{conf_path} is not a regular file.")
+        data = f.read(MAX_CONF_BYTES + 1)
+    if len(data) > MAX_CONF_BYTES:
+        raise ConfigError(f"{conf_path} is too large to be a box's configuration.")
+    return data.decode("utf-8")
+
+
 def load_config(path: Path | str) -> BoxConfig:
     """Open a box's configuration from a conf file, or from a folder made by `miab init`.
 
@@ -249,13 +269,15 @@ def load_config(path: Path | str) -> BoxConfig:
         conf_path = path
         system_root = Path("/") if path.resolve() == SYSTEM_CONF else path.resolve().parent
     try:
-        values = parse_conf(conf_path.read_text(encoding="utf-8"))
+        values = parse_conf(_read_conf(conf_path))
     except FileNotFoundError:
         raise ConfigError(
             f"There is no box at {path}: no {conf_path.name} there. Make one with `miab init DIR`."
         ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {conf_path}: {exc.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{conf_path} is not UTF-8 text.") from None
     missing = [k for k in ("STORAGE_ROOT", "PRIMARY_HOSTNAME") if not values.get(k)]
     if missing:
         raise ConfigError(f"{conf_path} does not set {' and '.join(missing)}.")

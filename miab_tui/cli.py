@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 DEMO_DIR = "demo-box"
 CREDENTIALS_FILE = "demo-credentials.txt"
+PASSWORD_READ_LIMIT = 4096  # characters: core refuses passwords over 256 anyway
 JOB_POLL = 0.1  # seconds between looks at a job the command follows
 
 
@@ -52,7 +54,14 @@ def _password(given: str | None, *, prompt: str = "Password: ") -> str:
         if getpass.getpass("Again: ") != first:
             raise MiabError("The passwords do not match.")
         return first
-    return sys.stdin.readline().rstrip("\n")
+    # One line, read no further than any password could go (a stream of zeros ends here).
+    line = sys.stdin.readline(PASSWORD_READ_LIMIT + 1)
+    if len(line) > PASSWORD_READ_LIMIT:
+        raise MiabError("The password on standard input is too long.")
+    password = line.rstrip("\r\n")
+    if _not_utf8(password):
+        raise MiabError("The password on standard input is not UTF-8 text.")
+    return password
 
 
 def _print_credentials(directory: Path) -> None:
@@ -324,8 +333,16 @@ def cmd_tls_csr(args: argparse.Namespace) -> int:
 def _read_pem(name: str) -> str:
     """A certificate file's text (`-`: stdin). Anything but ASCII is left for core to refuse
     with the reference's message."""
+    from core.tls.service import MAX_INSTALL_BYTES
+
+    # Read one byte past what core takes, no more (`/dev/zero` or a stream ends here): core
+    # refuses the oversized text with its own message.
     try:
-        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        if name == "-":
+            data = sys.stdin.buffer.read(MAX_INSTALL_BYTES + 1)
+        else:
+            with open(name, "rb") as f:
+                data = f.read(MAX_INSTALL_BYTES + 1)
     except OSError as exc:
         raise MiabError(f"Cannot read {name}: {exc.strerror}.") from None
     return data.decode("utf-8", "replace")
@@ -1108,13 +1125,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_utf8(text: str) -> bool:
+    """Python keeps bytes that are not UTF-8 in an argument as lone surrogates."""
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _say(message: str) -> None:
+    """An error on one line: a value's new lines or escape codes are shown, not obeyed."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    sys.stderr.write(f"miab: {shown}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if any(_not_utf8(a) for a in arguments):
+        _say("an argument is not UTF-8 text; the box stores and shows only UTF-8.")
+        return 2
+    args = build_parser().parse_args(arguments)
     try:
         status: int = args.func(args)
         return status
     except MiabError as exc:
-        sys.stderr.write(f"miab: {exc.message}\n")
+        _say(exc.message)
         return 1
     except KeyboardInterrupt:
         return 130
+    # The last line of defence: a box's files damaged or unreadable is a one-line reason,
+    # not a traceback (core refuses bad input before it gets here).
+    except sqlite3.DatabaseError as exc:
+        _say(f"a database of this box cannot be used: {exc}.")
+        return 1
+    except UnicodeError as exc:
+        _say(f"a file of this box is not UTF-8 text ({exc}).")
+        return 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        _say(f"{exc.strerror or exc}{where}.")
+        return 1

@@ -235,3 +235,68 @@ def test_tls_renew_prints_failures_and_exits_1(
         line.startswith(("web updated", "this is a local box")) for line in after.splitlines()
     )
     assert os.readlink(box.config.ssl_dir / "ssl_certificate.pem") == link
+
+
+# --- hostile input (found by a fuzz run of every command) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("x\nPRIMARY_HOSTNAME=evil.example.org", "'\\n' would change what they read"),
+        ("a b", "' ' would change what they read"),
+        ("$(reboot)", "'$' would change what they read"),
+        ("x\u2028y", "would change what they read"),
+        ("a" * 300, "longer than a file name may be"),
+    ],
+    ids=["newline", "space", "shell", "line-separator", "long"],
+)
+def test_init_refuses_a_folder_whose_path_would_change_the_conf(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    assert main(["init", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert reason in err and err.count("\n") == 1  # one line, the value's new line shown
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_refuses_a_folder_that_is_not_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    assert main(["init", str(tmp_path)]) == 1
+    assert "is not empty" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_arguments_that_are_not_utf8_are_refused(
+    box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = os.fsdecode(b"\xff\xfe@example.com")
+    assert main(["user", "add", bad, "a-good-password", "--box", str(box.config.system_root)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert box.mail.users.list_users() == ()
+
+
+def test_a_box_that_is_no_file_or_a_damaged_database_is_a_reason(
+    tmp_path: Path, box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "fifo-box"
+    fifo.mkdir()
+    os.mkfifo(fifo / "mailinabox.conf")
+    assert main(["user", "list", "--box", str(fifo)]) == 1  # at once: a FIFO is not read
+    assert "is not a regular file" in capsys.readouterr().err
+    box.config.users_db.write_bytes(b"not a database at all")
+    assert main(["user", "list", "--box", str(box.config.system_root)]) == 1
+    assert "a database of this box cannot be used" in capsys.readouterr().err
+
+
+def test_a_huge_certificate_file_is_read_no_further_than_the_limit(
+    tmp_path: Path, box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as f:
+        f.truncate(1 << 30)  # 1 GB of zeros, sparse: reading it all would take a while
+    root = str(box.config.system_root)
+    assert main(["tls", "install", "box.example.com", str(huge), "--box", root]) == 1
+    assert "larger than 64 kB" in capsys.readouterr().err
