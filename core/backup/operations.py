@@ -5,6 +5,7 @@ restore may do). Each runs under the box's backup lock, keeps a log, and reports
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -447,10 +448,20 @@ def restore(
                 stall_timeout=stall_timeout,
                 pid_file=service._pid_file,
             )
-            if not run.ok:
+            # duplicity exits 0 when it could not write what it restored: it warns `Error
+            # '…' processing PATH` and skips what is under it. Any such path fails the restore.
+            failed = [w for w in run.warnings if w.startswith(("Error ", "Skipping "))]
+            if not run.ok or failed or not os.path.lexists(destination):
                 if checked.in_place:
                     shutil.rmtree(destination, ignore_errors=True)
-                raise HostError(run.failure("The restore") + f" The log: {log.path}")
+                if not run.ok:
+                    raise HostError(run.failure("The restore") + f" The log: {log.path}")
+                first = failed[0].splitlines()[0] if failed else "nothing was written"
+                raise HostError(
+                    f"The restore into {destination} failed"
+                    + (f" for {len(failed)} paths" if len(failed) > 1 else "")
+                    + f" ({first}). The log: {log.path}"
+                )
             lines = [f"restored {what} of the backup made {chosen} into {destination}"]
             previous = ""
             if checked.in_place:

@@ -136,6 +136,18 @@ def test_backup_change_backup_and_restore_each(live_box: Box, tmp_path: Path) ->
     assert ("back up", "ok") in audit and ("restore backup", "ok") in audit
 
 
+def test_a_restore_that_could_not_write_is_a_failure(live_box: Box) -> None:
+    """duplicity exits 0 when it cannot write what it restores (it warns and skips): the
+    restore must say it failed, not that it restored everything."""
+    box = live_box
+    done(box, box.backup.start_backup(actor=TEST_ACTOR))
+    nowhere = Path("/proc/miab-restore-test")  # no one may make a folder there
+    job = follow(box, box.backup.start_restore(RestoreRequest(to=str(nowhere)), actor=TEST_ACTOR))
+    assert job.state is JobState.FAILED
+    assert job.result.startswith(f"The restore into {nowhere} failed for ")
+    assert "Error creating directory" in job.result
+
+
 def test_a_full_restore_in_place(live_box: Box) -> None:
     box = live_box
     root = box.config.storage_root
