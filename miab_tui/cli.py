@@ -409,7 +409,15 @@ def _provision(box: Box, domains: Sequence[str], *, quiet: bool) -> int:
 
 
 def cmd_tls_provision(args: argparse.Namespace) -> int:
-    return _provision(open_box(args.box), args.domains, quiet=False)
+    box = open_box(args.box)
+    for domain in args.domains:  # a typo would otherwise be a run that does nothing
+        try:
+            box.tls.normalize_domain(domain)
+        except MiabError:
+            raise MiabError(
+                f"{domain} is not a web domain of this box (`miab web domains` lists them)."
+            ) from None
+    return _provision(box, args.domains, quiet=False)
 
 
 def cmd_tls_renew(args: argparse.Namespace) -> int:

@@ -277,7 +277,9 @@ class AliasService:
 
     def remove_alias(self, address: str, *, actor: Actor) -> Change:
         """Raises: NotFound: no such alias."""
-        address = sanitize_idn_email_address(address)
+        # As add_alias stores it (the reference matches the case as given, so `INFO@` missed
+        # the `info@` it had stored).
+        address = sanitize_idn_email_address(address.strip()).lower().strip()
         with self._audit.recording(actor, "remove alias", address), self._db.write() as conn:
             cursor = conn.execute("DELETE FROM aliases WHERE source=?", (address,))
             if cursor.rowcount != 1:

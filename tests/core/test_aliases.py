@@ -185,3 +185,12 @@ def test_text_rows_in_domain_sort_order(mbox: Box) -> None:
     sources = [r[0] for r in mbox.mail.aliases.text_rows()]
     assert sources[0] == "abuse@box.example.com"
     assert sources.index("administrator@box.example.com") < sources.index("abuse@example.com")
+
+
+def test_an_alias_is_removed_by_its_address_in_any_case(mbox: Box) -> None:
+    aliases = mbox.mail.aliases
+    aliases.add_alias("Sales@Example.com", "alice@example.com", actor=TEST_ACTOR)
+    aliases.remove_alias(" SALES@EXAMPLE.COM ", actor=TEST_ACTOR)
+    assert aliases.get_alias("sales@example.com") is None
+    with pytest.raises(NotFound):
+        aliases.remove_alias("sales@example.com", actor=TEST_ACTOR)

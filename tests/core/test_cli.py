@@ -207,6 +207,14 @@ def test_tls_provision_and_renew_when_nothing_resolves_here(
     status, out, _ = run(box, capsys, "tls", "provision", "www.example.com")
     assert out.endswith(f"\n\nskipped: www.example.com:\n{NOT_HERE}\n\n")
     assert box.jobs.recent(1)[0].params == {"domains": ["www.example.com"]}
+    # A name the box does not serve is refused before any job starts.
+    jobs = len(box.jobs.recent(50))
+    status, _, err = run(box, capsys, "tls", "provision", "www.example.com", "evil.example")
+    assert (status, err) == (
+        1,
+        "miab: evil.example is not a web domain of this box (`miab web domains` lists them).\n",
+    )
+    assert len(box.jobs.recent(50)) == jobs
     # The nightly run says nothing when there was nothing to do.
     assert run(box, capsys, "tls", "renew") == (0, "", "")
 
