@@ -308,3 +308,12 @@ def test_a_huge_certificate_file_is_read_no_further_than_the_limit(
     root = str(box.config.system_root)
     assert main(["tls", "install", "box.example.com", str(huge), "--box", root]) == 1
     assert "larger than 64 kB" in capsys.readouterr().err
+
+
+def test_a_custom_record_the_box_overrides_says_why_nothing_changed(
+    box: Box, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(box, capsys, "dns", "update")  # the zones as they are
+    status, out, err = run(box, capsys, "dns", "custom", "add", "box.example.com", "A", "192.0.2.3")
+    assert (status, out) == (0, "Something isn't right.\n")  # the reference's words
+    assert "a record the box makes itself takes its place" in err
