@@ -254,9 +254,10 @@ class Credentials:
     password: str
 
 
-# Characters a shell gives a meaning to: the folder's path goes into mailinabox.conf, which
-# the reference's scripts `source` (`STORAGE_ROOT=...`, unquoted).
-_SHELL_SPECIAL: Final = frozenset(" \t\"'`$\\;&|<>()*?[]{}!#")
+# Characters that would run a command or change quoting if mailinabox.conf were `source`d by
+# a shell, as the reference's scripts do on a real box (`STORAGE_ROOT=...`, unquoted). A space
+# is allowed: a folder like `My Boxes` is common, and a local box's conf is read by us alone.
+_SHELL_SPECIAL: Final = frozenset("\"'`$\\;&|<>()")
 
 
 def check_box_folder(directory: Path | str) -> Path:
@@ -272,8 +273,8 @@ def check_box_folder(directory: Path | str) -> Path:
     if bad is not None:
         raise ValidationError(
             f"A box cannot be made at {text!r}: its path goes into mailinabox.conf, which shell "
-            f"scripts read, and {bad!r} would change what they read. Use letters, digits and "
-            "- _ . / in the folder's path.",
+            f"scripts read, and {bad!r} would change what they read. Choose a folder whose "
+            "path has none of \" ' ` $ \\ ; & | < > ( ) and no control characters.",
             field="directory",
         )
     if any(len(os.fsencode(part)) > 255 for part in folder.parts):

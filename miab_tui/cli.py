@@ -80,7 +80,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.demo:
         _seed_demo(box, directory)
     else:
-        _out(f"Add the first admin: miab user add --box {args.directory} EMAIL --admin")
+        import shlex
+
+        _out(
+            f"Add the first admin: miab user add --box {shlex.quote(args.directory)} EMAIL --admin"
+        )
     return 0
 
 
