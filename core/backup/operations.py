@@ -19,7 +19,8 @@ from core.backup.runlog import (
     BackupProgress,
     Progress,
     RunLog,
-    scan_source,
+    SourceScan,
+    SourceSize,
     silent,
     summary,
     wait_for_port,
@@ -177,15 +178,18 @@ def _back_up(
         full = full_due(status, min_age=config.min_age_in_days, now=service.now())
         known = tuple(BackupSet(b.full, b.duplicity_time, b.volumes) for b in status.backups)
     kind = "full" if full else "incremental"
-    source = scan_source(service.storage_root, service._excludes())
-    log.say(
-        f"{kind} backup of {source.entries} files and folders ({human_size(source.size)})"
-        f" to {target.url}",
-        0.02,
-    )
+    scan = SourceScan(service.storage_root, service._excludes())
+
+    def heading(source: SourceSize) -> str:
+        return (
+            f"{kind} backup of {source.entries} files and folders ({human_size(source.size)})"
+            f" to {target.url}"
+        )
+
+    progress = BackupProgress(log, scan, full, {}, heading)
+    statistics = progress.statistics
     env = service._env(target, config, passphrase)
     stopped = stop_services(service.host, log, "backup")
-    statistics: dict[str, str] = {}
     try:
         run_hook(service, "before-backup", target, log, stall)
         run = duplicity.run(
@@ -209,12 +213,13 @@ def _back_up(
             ],
             env=env,
             output=log.path,
-            on_stanza=BackupProgress(log, source, full, statistics),
+            on_stanza=progress,
             stall_timeout=stall,
             pid_file=service._pid_file,
         )
     finally:
         not_started = start_services(service.host, stopped, log)
+    progress.say_heading()  # if duplicity was done before the count
     if not run.ok:
         also = "".join(f" Also: {line}." for line in not_started)
         raise HostError(run.failure(f"The {kind} backup") + also + f" The log: {log.path}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,21 +85,66 @@ class RunLog:
         self._progress(line, fraction)
 
 
+class SourceScan:
+    """`scan_source` on a thread of its own, so that duplicity need not wait for the count
+    (80 ms for 20,000 files, about a twentieth of a nightly incremental)."""
+
+    def __init__(self, root: Path, excluded: Sequence[Path]) -> None:
+        self._result: SourceSize | None = None
+        self._thread = threading.Thread(
+            target=self._scan, args=(root, excluded), name="backup-source-scan", daemon=True
+        )
+        self._thread.start()
+
+    def _scan(self, root: Path, excluded: Sequence[Path]) -> None:
+        self._result = scan_source(root, excluded)
+
+    def ready(self) -> SourceSize | None:
+        """The count, if it is done."""
+        return self._result
+
+    def wait(self) -> SourceSize:
+        self._thread.join()
+        return self._result or SourceSize(0, 0)
+
+
 class BackupProgress:
     """Turns a backup's stanzas into progress: files seen and bytes read against what the
-    scan found; a line per volume written, per warning and per error."""
+    scan found; a line per volume written, per warning and per error. `heading` is said,
+    with the scan's count, as soon as the count is there (`say_heading` at the latest)."""
 
     def __init__(
-        self, log: RunLog, source: SourceSize, full: bool, statistics: dict[str, str]
+        self,
+        log: RunLog,
+        scan: SourceScan,
+        full: bool,
+        statistics: dict[str, str],
+        heading: Callable[[SourceSize], str],
     ) -> None:
-        self.log, self.source, self.full, self.statistics = log, source, full, statistics
+        self.log, self.scan, self.full, self.statistics = log, scan, full, statistics
+        self.heading: Callable[[SourceSize], str] | None = heading
         self.seen = self.changed = self.volumes = self.read = self.warnings = 0
         self.last = 0.0
 
+    def count(self) -> SourceSize | None:
+        """The scan's count once it is done (saying the heading the first time)."""
+        source = self.scan.ready()
+        if source is not None and self.heading is not None:
+            heading, self.heading = self.heading, None
+            self.log.say(heading(source), 0.02)
+        return source
+
+    def say_heading(self) -> None:
+        self.scan.wait()
+        self.count()
+
     def fraction(self) -> float:
-        done = self.read / max(1, self.source.size)
+        source = self.count()
+        if source is None:
+            return 0.03
+        done = self.read / max(1, source.size)
         if self.full:
-            done = max(done, self.seen / max(1, self.source.entries))
+            done = max(done, self.seen / max(1, source.entries))
         return 0.03 + 0.85 * min(1.0, done)
 
     def __call__(self, stanza: duplicity.Stanza) -> None:
@@ -114,9 +160,11 @@ class BackupProgress:
             if first.isdigit():
                 self.read = int(first)
                 self.volumes += 1
+                source = self.count()
+                of = f" of {human_size(source.size)}" if source is not None else ""
                 self.log.say(
-                    f"volume {self.volumes} written ({human_size(self.read)} of "
-                    f"{human_size(self.source.size)} read, {self.changed} files new or changed)",
+                    f"volume {self.volumes} written ({human_size(self.read)}{of} read, "
+                    f"{self.changed} files new or changed)",
                     self.fraction(),
                 )
                 self.last = time.monotonic()
