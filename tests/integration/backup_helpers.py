@@ -64,3 +64,10 @@ def done(box: Box, start: JobStart, timeout: float = 180) -> Job:
     lines = "\n".join(line.text for line in box.jobs.lines(job.id))
     assert job.state is JobState.DONE, f"{job.state.value}: {job.result}\n{lines}"
     return job
+
+
+def next_second() -> None:
+    """Let the clock pass into the next second before changing files a backup has read:
+    duplicity tells a changed file by its time to the second, so a file made and changed
+    within one second (as a test does, not mail) looks unchanged to the next backup."""
+    time.sleep(1.05 - time.time() % 1)

@@ -26,7 +26,7 @@ from core.errors import ValidationError
 from core.jobs import ENDED_MESSAGE, JobState
 from core.jobs.kinds import BACKUP
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, follow, make_live_box, snapshot
+from tests.integration.backup_helpers import done, follow, make_live_box, next_second, snapshot
 from tests.integration.conftest import require_program
 
 pytestmark = pytest.mark.integration
@@ -68,6 +68,7 @@ def test_backup_change_backup_and_restore_each(live_box: Box, tmp_path: Path) ->
     assert Path(first.log).is_file() and "Backup Statistics" in Path(first.log).read_text()
     assert (root / "backup" / "secret_key.txt").stat().st_mode & 0o777 == 0o600
 
+    next_second()
     # Change files: a message edited, one added, one deleted, a setting changed.
     alice = root / "mail" / "mailboxes" / "example.com" / "alice" / "cur"
     edited = sorted(alice.iterdir())[0]

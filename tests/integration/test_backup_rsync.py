@@ -21,7 +21,7 @@ from core import Box
 from core.backup import BackupOutcome, RestoreRequest
 from core.errors import ValidationError
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, make_live_box, snapshot
+from tests.integration.backup_helpers import done, make_live_box, next_second, snapshot
 from tests.integration.conftest import free_tcp_port, missing_requirement, require_program
 
 pytestmark = pytest.mark.integration
@@ -129,6 +129,7 @@ def test_rsync_round_trip(rsync_box: Box, sshd: Sshd, tmp_path: Path) -> None:
     assert status.error is None and [b.full for b in status.backups] == [True]
     on_server = sum(p.stat().st_size for p in sshd.remote.iterdir())
     assert status.backups[0].size + status.unmatched_file_size == on_server
+    next_second()
     (box.config.storage_root / "settings.yaml").write_text("privacy: false\n")
     job = done(box, box.backup.start_backup(actor=TEST_ACTOR))
     assert BackupOutcome.from_json(job.result).full is False

@@ -15,7 +15,7 @@ from core import Box
 from core.backup import BackupOutcome
 from core.backup.settings import ensure_passphrase, read_passphrase
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, make_live_box
+from tests.integration.backup_helpers import done, make_live_box, next_second
 from tests.integration.conftest import require_program
 
 pytestmark = pytest.mark.integration
@@ -75,11 +75,12 @@ def test_nightly_backups_skip_the_upkeep_and_keep_the_status_duplicity_gives(
     assert first.full
     assert any(line.startswith(SKIPPED_PRUNE) for line in lines)
     assert any(line.startswith(SKIPPED_CLEANUP) for line in lines)
+    next_second()
     (box.config.storage_root / "settings.yaml").write_text("privacy: false\n")
     # A killed duplicity leaves a temporary folder in the archive; cleanup never removes it.
     (archive,) = box.backup.cache_dir.iterdir()
     (archive / "duplicity-k1ll3d-tempdir").mkdir()
-    time.sleep(1.1)  # duplicity names backups by the second
+    next_second()  # duplicity names backups and tells changes by the second
     second, lines = backup(box)
     assert second.full is False
     assert any(line.startswith(SKIPPED_PRUNE) for line in lines)
