@@ -883,13 +883,10 @@ def cmd_dns_custom(args: argparse.Namespace) -> int:
             args.qname, args.rtype, args.value or None, actor=cli_actor()
         )
     _out(change.text)
-    from core.dns.service import EMPTY_UPDATE
+    from core.dns.service import EMPTY_UPDATE, EMPTY_UPDATE_REASON
 
     if change.lines == (EMPTY_UPDATE,):  # the reference's words (the API must say them)
-        sys.stderr.write(
-            "miab: the record is stored, but no zone changed: a record the box makes itself "
-            "takes its place (as its hostname's A and AAAA do), so it is not served.\n"
-        )
+        _say(EMPTY_UPDATE_REASON)
     return 0
 
 

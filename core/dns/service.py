@@ -86,6 +86,11 @@ if TYPE_CHECKING:
 
 NOTHING_CHANGED: Final = "OK"
 EMPTY_UPDATE: Final = "Something isn't right."
+# What that answer (the reference's words, which the API keeps) means, for the other faces.
+EMPTY_UPDATE_REASON: Final = (
+    "the record is stored, but no zone changed: a record the box makes itself takes its "
+    "place (as its hostname's A and AAAA do), so it is not served."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,13 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
+    from core import Box
     from tests.integration.pebble import Pebble
 
 
@@ -63,3 +65,14 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
         tmp_path_factory.mktemp("pebble"), pebble=program, challtestsrv=challtestsrv
     ) as server:
         yield server
+
+
+@pytest.fixture
+def live_box(tmp_path: Path, key_material: Path) -> Iterator[Box]:
+    """A box with mail and settings on the real clock, for the real duplicity."""
+    from tests.integration.backup_helpers import make_live_box
+
+    require_program("duplicity", "duplicity")
+    box = make_live_box(tmp_path / "box", key_material)
+    yield box
+    box.close()

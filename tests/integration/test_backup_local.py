@@ -26,19 +26,11 @@ from core.errors import ValidationError
 from core.jobs import ENDED_MESSAGE, JobState
 from core.jobs.kinds import BACKUP
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, follow, make_live_box, next_second, snapshot
+from tests.integration.backup_helpers import done, follow, next_second, snapshot
 from tests.integration.conftest import require_program
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def live_box(tmp_path: Path, key_material: Path) -> Iterator[Box]:
-    require_program("duplicity", "duplicity")
-    box = make_live_box(tmp_path / "box", key_material)
-    yield box
-    box.close()
 
 
 def target_sizes(box: Box) -> dict[str, int]:

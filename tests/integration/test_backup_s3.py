@@ -33,7 +33,7 @@ from core.backup import BackupOutcome, RestoreRequest
 from core.backup.targets import S3_BAD_BUCKET, S3_BAD_KEYS
 from core.errors import ValidationError
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, make_live_box, snapshot
+from tests.integration.backup_helpers import done, snapshot
 from tests.integration.conftest import free_tcp_port, missing_requirement, require_program
 
 pytestmark = pytest.mark.integration
@@ -172,20 +172,12 @@ def open_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Serve
         yield server
 
 
-@pytest.fixture
-def s3_box(tmp_path: Path, key_material: Path) -> Iterator[Box]:
-    require_program("duplicity", "duplicity")
-    box = make_live_box(tmp_path / "box", key_material)
-    yield box
-    box.close()
-
-
 @pytest.mark.parametrize(("server", "prefix"), [("s3", ""), ("open_s3", "box.example.com")])
 def test_s3_round_trip(
-    s3_box: Box, server: str, prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+    live_box: Box, server: str, prefix: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     s3: S3Server = request.getfixturevalue(server)
-    box = s3_box
+    box = live_box
     target = s3.target("box-backups", prefix)
     change = box.backup.set_config(target, s3.access_key, s3.secret, "3", actor=TEST_ACTOR)
     assert change.text == "OK"
@@ -202,8 +194,8 @@ def test_s3_round_trip(
     assert snapshot(destination) == state
 
 
-def test_s3_failures_in_the_reference_words(s3_box: Box, s3: S3Server) -> None:
-    box = s3_box
+def test_s3_failures_in_the_reference_words(live_box: Box, s3: S3Server) -> None:
+    box = live_box
     with pytest.raises(ValidationError) as err:
         box.backup.set_config(
             s3.target("no-such-bucket"), s3.access_key, s3.secret, "3", actor=TEST_ACTOR

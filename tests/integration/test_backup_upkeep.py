@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,13 @@ from core import Box
 from core.backup import BackupOutcome
 from core.backup.settings import ensure_passphrase, read_passphrase
 from tests.conftest import TEST_ACTOR
-from tests.integration.backup_helpers import done, make_live_box, next_second
-from tests.integration.conftest import require_program
+from tests.integration.backup_helpers import done, next_second
 
 pytestmark = pytest.mark.integration
 
 DAY = 86400
 SKIPPED_PRUNE = "duplicity remove-older-than not run"
 SKIPPED_CLEANUP = "duplicity cleanup not run"
-
-
-@pytest.fixture
-def live_box(tmp_path: Path, key_material: Path) -> Iterator[Box]:
-    require_program("duplicity", "duplicity")
-    box = make_live_box(tmp_path / "box", key_material)
-    yield box
-    box.close()
 
 
 def target(box: Box) -> Path:
